@@ -1,0 +1,26 @@
+# jobchunk/Makefile
+
+MODULE_big = jobchunk
+OBJS = \
+	src/jobchunk.o \
+	src/checks.o \
+	src/plans.o \
+	src/create.o \
+	src/transitions.o \
+	src/claim.o \
+	src/read.o \
+	src/statistics.o
+
+EXTENSION = jobchunk
+DATA = jobchunk--1.0.sql
+PGFILEDESC = "jobchunk - chunked batch jobs in the server"
+
+REGRESS = create_chunks transitions claim read statistics gucs errors dump drop
+REGRESS_OPTS = --load-extension=jobchunk
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

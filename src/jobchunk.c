@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * jobchunk.c
+ *		Module entry point and configuration parameters of jobchunk.
+ *
+ * src/jobchunk.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+/* Images per chunk made by jc_create_chunks() */
+int			jc_chunk_size = 500;
+
+/* How often jc_retry() lets a chunk go back to pending */
+int			jc_max_retries = 3;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("jobchunk.chunk_size",
+							"Number of images in each chunk made by jc_create_chunks().",
+							NULL,
+							&jc_chunk_size,
+							500,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("jobchunk.max_retries",
+							"Number of times jc_retry() may send a failed chunk back to pending.",
+							NULL,
+							&jc_max_retries,
+							3,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("jobchunk");
+#else
+	EmitWarningsOnPlaceholders("jobchunk");
+#endif
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * jobchunk.h
+ *		Declarations shared by the jobchunk sources.
+ *
+ * src/jobchunk.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef JOBCHUNK_H
+#define JOBCHUNK_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+
+/* Chunk statuses, exactly as stored in job_chunks.status */
+#define JC_PENDING		"pending"
+#define JC_PROCESSING	"processing"
+#define JC_COMPLETED	"completed"
+#define JC_FAILED		"failed"
+
+/* Longest task_id, in characters: job_chunks.task_id is varchar(255) */
+#define JC_TASK_ID_MAXLEN	255
+
+/* GUCs, defined in jobchunk.c */
+extern int	jc_chunk_size;
+extern int	jc_max_retries;
+
+/*
+ * One statement of the extension, prepared once per backend.
+ *
+ * sql names the extension's objects as @extschema@.name; the plan is made
+ * for the schema the calling function lives in.  expect is the SPI_OK_* code
+ * a successful execution returns.
+ */
+#define JC_MAX_ARGS 5
+
+typedef struct JcQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[JC_MAX_ARGS];
+	int			expect;
+	/* private to plans.c */
+	SPIPlanPtr	plan;
+	Oid			nspid;
+	uint64		generation;
+} JcQuery;
+
+/* plans.c */
+extern void jc_connect(FunctionCallInfo fcinfo);
+extern void jc_finish(void);
+extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
+						 bool read_only);
+extern void jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
+								   Datum *values, const char *nulls,
+								   bool read_only);
+extern Datum jc_result_value(int column, bool *isnull);
+
+/* checks.c */
+extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
+extern void jc_check_task_id(text *task_id);
+extern void jc_check_job_exists(int64 job_id);
+
+#endif							/* JOBCHUNK_H */

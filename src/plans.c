@@ -1,0 +1,239 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans.c
+ *		Running the extension's statements through SPI.
+ *
+ * Every statement is prepared once per backend and kept (SPI_prepare plus
+ * SPI_keepplan), with its arguments passed as parameters.  The statements
+ * name the extension's objects schema-qualified; the schema is the one the
+ * calling C function belongs to, so a hostile search_path cannot redirect
+ * them.  A plan is made again when that schema changes (the extension was
+ * dropped and created elsewhere) or any schema is renamed.
+ *
+ * src/plans.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "catalog/pg_namespace.h"
+#include "executor/tstoreReceiver.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/params.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+/* Schema of the function being run, set by jc_connect() */
+static Oid	current_nspid = InvalidOid;
+
+/* Bumped whenever a schema changes; plans older than this are remade */
+static uint64 plan_generation = 1;
+static bool callback_registered = false;
+
+static void
+invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plan_generation++;
+}
+
+/*
+ * Connect to SPI for the C function called through fcinfo, and remember the
+ * schema its statements run against.
+ */
+void
+jc_connect(FunctionCallInfo fcinfo)
+{
+	current_nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	if (!OidIsValid(current_nspid))
+		elog(ERROR, "cache lookup failed for function %u",
+			 fcinfo->flinfo->fn_oid);
+
+	if (!callback_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_plans,
+									  (Datum) 0);
+		callback_registered = true;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+jc_finish(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * The plan of query for the current schema, prepared on first use.
+ */
+static SPIPlanPtr
+get_plan(JcQuery *query)
+{
+	const char *schema;
+	const char *rest;
+	const char *mark;
+	StringInfoData sql;
+	SPIPlanPtr	plan;
+
+	if (query->plan != NULL &&
+		query->nspid == current_nspid &&
+		query->generation == plan_generation)
+		return query->plan;
+
+	if (query->plan != NULL)
+	{
+		SPI_freeplan(query->plan);
+		query->plan = NULL;
+	}
+
+	schema = get_namespace_name(current_nspid);
+	if (schema == NULL)
+		elog(ERROR, "cache lookup failed for schema %u", current_nspid);
+	schema = quote_identifier(schema);
+
+	initStringInfo(&sql);
+	rest = query->sql;
+	while ((mark = strstr(rest, "@extschema@")) != NULL)
+	{
+		appendBinaryStringInfo(&sql, rest, mark - rest);
+		appendStringInfoString(&sql, schema);
+		rest = mark + strlen("@extschema@");
+	}
+	appendStringInfoString(&sql, rest);
+
+	plan = SPI_prepare(sql.data, query->nargs, query->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql.data, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	query->plan = plan;
+	query->nspid = current_nspid;
+	query->generation = plan_generation;
+	pfree(sql.data);
+	return plan;
+}
+
+static void
+check_result(JcQuery *query, int result)
+{
+	if (result != query->expect)
+		elog(ERROR, "unexpected SPI result %s for \"%s\"",
+			 SPI_result_code_string(result), query->sql);
+}
+
+/*
+ * Execute query with the given parameters (nulls as for SPI_execute_plan)
+ * and return the number of rows it processed; the rows themselves, if any,
+ * are in SPI_tuptable.
+ */
+uint64
+jc_execute(JcQuery *query, Datum *values, const char *nulls, bool read_only)
+{
+	check_result(query,
+				 SPI_execute_plan(get_plan(query), values, nulls, read_only, 0));
+	return SPI_processed;
+}
+
+/*
+ * Execute query and make its rows the result of the set-returning function
+ * called through fcinfo, materialised in a tuplestore.  The rows must have
+ * the function's declared row type.
+ */
+void
+jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
+					   Datum *values, const char *nulls, bool read_only)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext per_query_ctx;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	SPIPlanPtr	plan = get_plan(query);
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	per_query_ctx = rsinfo->econtext->ecxt_per_query_memory;
+	oldcontext = MemoryContextSwitchTo(per_query_ctx);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcontext);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+
+#if PG_VERSION_NUM >= 140000
+	{
+		/* Stream the rows straight into the tuplestore. */
+		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+		SPIExecuteOptions options;
+		ParamListInfo params = makeParamList(query->nargs);
+
+		for (int i = 0; i < query->nargs; i++)
+		{
+			ParamExternData *prm = &params->params[i];
+
+			prm->value = values[i];
+			prm->isnull = nulls != NULL && nulls[i] == 'n';
+			prm->pflags = PARAM_FLAG_CONST;
+			prm->ptype = query->argtypes[i];
+		}
+
+		SetTuplestoreDestReceiverParams(dest, tupstore, per_query_ctx, false,
+										tupdesc,
+										"row type of query does not match function result type");
+		memset(&options, 0, sizeof(options));
+		options.params = params;
+		options.read_only = read_only;
+		options.dest = dest;
+
+		check_result(query, SPI_execute_plan_extended(plan, &options));
+		dest->rDestroy(dest);
+	}
+#else
+	check_result(query,
+				 SPI_execute_plan(plan, values, nulls, read_only, 0));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		tuplestore_puttuple(tupstore, SPI_tuptable->vals[i]);
+	}
+#endif
+}
+
+/*
+ * Column number column (from 1) of the first row of the last statement's
+ * result, copied out of SPI's memory so that it outlives jc_finish().
+ */
+Datum
+jc_result_value(int column, bool *isnull)
+{
+	Datum		value;
+	TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+
+	Assert(SPI_processed > 0);
+	value = SPI_getbinval(SPI_tuptable->vals[0], tupdesc, column, isnull);
+	if (*isnull)
+		return (Datum) 0;
+	return SPI_datumTransfer(value,
+							 TupleDescAttr(tupdesc, column - 1)->attbyval,
+							 TupleDescAttr(tupdesc, column - 1)->attlen);
+}

@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * read.c
+ *		Reading chunks: jc_chunks() and jc_chunk().
+ *
+ * src/read.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(jc_chunks);
+PG_FUNCTION_INFO_V1(jc_chunk);
+
+static JcQuery chunks_of_job = {
+	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c "
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
+		"ORDER BY c.chunk_index",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery chunks_of_job_in_status = {
+	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c "
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
+		"AND c.status OPERATOR(pg_catalog.=) $2 "
+		"ORDER BY c.chunk_index",
+	.nargs = 2,
+	.argtypes = {INT8OID, TEXTOID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery chunk_by_id = {
+	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c "
+		"WHERE c.id OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static void
+check_status_name(const char *status)
+{
+	if (strcmp(status, JC_PENDING) != 0 &&
+		strcmp(status, JC_PROCESSING) != 0 &&
+		strcmp(status, JC_COMPLETED) != 0 &&
+		strcmp(status, JC_FAILED) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid chunk status: \"%s\"", status),
+				 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
+						 ", " JC_COMPLETED " and " JC_FAILED ".")));
+}
+
+/*
+ * jc_chunks(job_id bigint, status text DEFAULT NULL) RETURNS SETOF job_chunks
+ *
+ * The job's chunks in chunk_index order, only those in status unless it is
+ * NULL.
+ */
+Datum
+jc_chunks(PG_FUNCTION_ARGS)
+{
+	int64		job_id;
+	Datum		values[2];
+
+	jc_check_not_null(fcinfo, 0);
+	job_id = PG_GETARG_INT64(0);
+	values[0] = Int64GetDatum(job_id);
+	if (!PG_ARGISNULL(1))
+	{
+		check_status_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+		values[1] = PG_GETARG_DATUM(1);
+	}
+
+	jc_connect(fcinfo);
+	jc_check_job_exists(job_id);
+
+	jc_execute_into_result(fcinfo,
+						   PG_ARGISNULL(1) ? &chunks_of_job : &chunks_of_job_in_status,
+						   values, NULL, true);
+	jc_finish();
+	return (Datum) 0;
+}
+
+/*
+ * jc_chunk(chunk_id bigint) RETURNS SETOF job_chunks
+ *
+ * The chunk, or no row when there is none.
+ */
+Datum
+jc_chunk(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	jc_execute_into_result(fcinfo, &chunk_by_id, values, NULL, true);
+	jc_finish();
+	return (Datum) 0;
+}

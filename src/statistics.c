@@ -1,0 +1,206 @@
+/*-------------------------------------------------------------------------
+ *
+ * statistics.c
+ *		A job's progress: jc_statistics(), jc_progress(), jc_is_complete().
+ *
+ * All three read the same exact counts of the job's chunks by status, taken
+ * in one statement and so consistent with each other and with the rows.
+ *
+ * completion_percentage is the share of chunks in a final status (completed
+ * or failed), success_rate the share completed, both from 0 to 100 rounded
+ * half away from zero to two places, and 0 for a job without chunks.
+ *
+ * src/statistics.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(jc_statistics);
+PG_FUNCTION_INFO_V1(jc_progress);
+PG_FUNCTION_INFO_V1(jc_is_complete);
+
+typedef struct JobCounts
+{
+	int64		total;
+	int64		pending;
+	int64		processing;
+	int64		completed;
+	int64		failed;
+} JobCounts;
+
+static JcQuery count_chunks = {
+	.sql = "SELECT EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1), "
+		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'pending'), "
+		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'processing'), "
+		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'completed'), "
+		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'failed') "
+		"FROM @extschema@.job_chunks AS c "
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static int64
+count_column(int column)
+{
+	bool		isnull;
+
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, column, &isnull));
+}
+
+/*
+ * Count the chunks of the job called through fcinfo (its first argument),
+ * raising no_data_found if there is no such job.
+ */
+static void
+count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	if (jc_execute(&count_chunks, values, NULL, true) != 1)
+		elog(ERROR, "counting the chunks of a job returned no row");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("job " INT64_FORMAT " does not exist",
+						PG_GETARG_INT64(0))));
+
+	counts->pending = count_column(2);
+	counts->processing = count_column(3);
+	counts->completed = count_column(4);
+	counts->failed = count_column(5);
+	counts->total = counts->pending + counts->processing +
+		counts->completed + counts->failed;
+	jc_finish();
+}
+
+/*
+ * 100 * part / total as a numeric rounded to two places; 0 when total is 0.
+ * A job has at most 2^31 chunks, so the products cannot overflow.
+ */
+static Datum
+percentage(int64 part, int64 total)
+{
+	int64		hundredths = 0;
+	char		buf[64];
+
+	if (total > 0)
+		hundredths = (part * 20000 / total + 1) / 2;
+	snprintf(buf, sizeof(buf), INT64_FORMAT ".%02d",
+			 hundredths / 100, (int) (hundredths % 100));
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static bool
+is_complete(const JobCounts *counts)
+{
+	return counts->total > 0 && counts->pending == 0 && counts->processing == 0;
+}
+
+static TupleDesc
+result_tupdesc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	return BlessTupleDesc(tupdesc);
+}
+
+/*
+ * jc_statistics(INOUT job_id bigint, OUT total bigint, OUT pending bigint,
+ *				 OUT processing bigint, OUT completed bigint, OUT failed bigint,
+ *				 OUT completion_percentage numeric, OUT success_rate numeric)
+ */
+#define JC_STATISTICS_COLS 8
+
+Datum
+jc_statistics(PG_FUNCTION_ARGS)
+{
+	JobCounts	counts;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo);
+	Datum		values[JC_STATISTICS_COLS];
+	bool		nulls[JC_STATISTICS_COLS] = {0};
+	int			i = 0;
+
+	count_job_chunks(fcinfo, &counts);
+
+	values[i++] = PG_GETARG_DATUM(0);
+	values[i++] = Int64GetDatum(counts.total);
+	values[i++] = Int64GetDatum(counts.pending);
+	values[i++] = Int64GetDatum(counts.processing);
+	values[i++] = Int64GetDatum(counts.completed);
+	values[i++] = Int64GetDatum(counts.failed);
+	values[i++] = percentage(counts.completed + counts.failed, counts.total);
+	values[i++] = percentage(counts.completed, counts.total);
+	Assert(i == tupdesc->natts);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * jc_progress(INOUT job_id bigint, OUT total_chunks bigint,
+ *			   OUT pending_chunks bigint, OUT processing_chunks bigint,
+ *			   OUT completed_chunks bigint, OUT failed_chunks bigint,
+ *			   OUT completion_percentage numeric, OUT success_rate numeric,
+ *			   OUT is_complete boolean, OUT "timestamp" timestamptz)
+ *
+ * timestamp is the start of the statement that took the reading.
+ */
+#define JC_PROGRESS_COLS 10
+
+Datum
+jc_progress(PG_FUNCTION_ARGS)
+{
+	JobCounts	counts;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo);
+	Datum		values[JC_PROGRESS_COLS];
+	bool		nulls[JC_PROGRESS_COLS] = {0};
+	int			i = 0;
+
+	count_job_chunks(fcinfo, &counts);
+
+	values[i++] = PG_GETARG_DATUM(0);
+	values[i++] = Int64GetDatum(counts.total);
+	values[i++] = Int64GetDatum(counts.pending);
+	values[i++] = Int64GetDatum(counts.processing);
+	values[i++] = Int64GetDatum(counts.completed);
+	values[i++] = Int64GetDatum(counts.failed);
+	values[i++] = percentage(counts.completed + counts.failed, counts.total);
+	values[i++] = percentage(counts.completed, counts.total);
+	values[i++] = BoolGetDatum(is_complete(&counts));
+	values[i++] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	Assert(i == tupdesc->natts);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * jc_is_complete(job_id bigint) RETURNS boolean
+ */
+Datum
+jc_is_complete(PG_FUNCTION_ARGS)
+{
+	JobCounts	counts;
+
+	count_job_chunks(fcinfo, &counts);
+	PG_RETURN_BOOL(is_complete(&counts));
+}
