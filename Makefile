@@ -15,8 +15,7 @@ EXTENSION = jobchunk
 DATA = jobchunk--1.0.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = create_chunks transitions claim read statistics gucs errors dump drop
-REGRESS_OPTS = --load-extension=jobchunk
+REGRESS = setup create_chunks transitions claim read statistics gucs dump drop
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror

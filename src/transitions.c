@@ -91,6 +91,7 @@ changed_chunk(uint64 processed, int64 chunk_id, const char *done,
 {
 	Datum		values[1];
 	char	   *status;
+	int32		retries;
 	bool		isnull;
 	Datum		result;
 
@@ -116,12 +117,14 @@ changed_chunk(uint64 processed, int64 chunk_id, const char *done,
 						   status, from, done)));
 
 	/* Only the retry limit is left to explain. */
+	retries = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
-			 errdetail("The chunk has been retried %s times, and jobchunk.max_retries is %d.",
-					   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-					   jc_max_retries),
+			 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
+							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
+							  retries, retries, jc_max_retries),
 			 errhint("Raise jobchunk.max_retries to retry it again.")));
 	pg_unreachable();
 }

@@ -1,0 +1,75 @@
+--
+-- jc_next_pending: claiming the next chunk
+--
+SET search_path = jobchunk, public;
+
+-- Start from no chunks, so that claims from any job see only these.
+DELETE FROM crawl_jobs;
+
+INSERT INTO crawl_jobs (id, name) VALUES (20, 'low'), (21, 'high'), (22, 'empty');
+SELECT count(*) FROM jc_create_chunks(20, 1500, 2);
+SELECT count(*) FROM jc_create_chunks(21, 1000, 9);
+
+-- A job's chunks come in chunk order, each becoming processing with the
+-- caller's task id.
+SELECT job_id, chunk_index, status, task_id, updated_at = now() AS stamped
+FROM jc_next_pending(20, 'w1');
+SELECT job_id, chunk_index, status, task_id FROM jc_next_pending(20);
+
+-- Across all jobs the higher priority comes first.
+SELECT job_id, chunk_index, task_id FROM jc_next_pending(NULL, 'w2');
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT job_id, chunk_index FROM jc_next_pending();
+
+-- Within one priority, older chunks come first, then lower ids: job 25 is
+-- newer than job 23, but one of its chunks is made an hour older.
+INSERT INTO crawl_jobs (id, name) VALUES (23, 'older'), (25, 'newer');
+SELECT count(*) FROM jc_create_chunks(23, 1000, 2);
+SELECT count(*) FROM jc_create_chunks(25, 1000, 2);
+UPDATE job_chunks SET created_at = created_at - interval '1 hour'
+WHERE job_id = 25 AND chunk_index = 1;
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT job_id, chunk_index FROM jc_next_pending();
+
+-- A retried chunk is pending again and claimable in its old place.
+SELECT status FROM jc_mark_failed((SELECT id FROM job_chunks WHERE job_id = 20 AND chunk_index = 0), 'x');
+SELECT retry_count FROM jc_retry((SELECT id FROM job_chunks WHERE job_id = 20 AND chunk_index = 0));
+SELECT job_id, chunk_index, retry_count FROM jc_next_pending(20);
+
+-- Nothing left to claim: no row, for a job and for all jobs.
+SELECT count(*) FROM jc_next_pending(20);
+SELECT count(*) FROM jc_next_pending(22);
+SELECT count(*) FROM jc_next_pending();
+SELECT status, count(*) FROM job_chunks GROUP BY status;
+
+-- Errors change nothing.
+SELECT fingerprint() AS before \gset
+SELECT sql, outcome(sql) FROM (VALUES
+    ('SELECT jobchunk.jc_next_pending(99)'),
+    ('SELECT jobchunk.jc_next_pending(20, repeat(''x'', 256))'),
+    ('SELECT jobchunk.jc_next_pending(NULL, repeat(''x'', 256))')
+) AS t(sql);
+SELECT fingerprint() = :'before' AS unchanged;
+
+-- The reference's "process all chunks" loop: claim, work, complete or fail.
+INSERT INTO crawl_jobs (id, name) VALUES (24, 'process all');
+SELECT count(*) FROM jc_create_chunks(24, 5000);
+DO $$
+DECLARE
+    chunk jobchunk.job_chunks;
+BEGIN
+    LOOP
+        SELECT * INTO chunk FROM jobchunk.jc_next_pending(24, 'loop');
+        EXIT WHEN NOT FOUND;
+        IF chunk.chunk_index % 4 = 3 THEN
+            PERFORM jobchunk.jc_mark_failed(chunk.id, 'Timeout');
+        ELSE
+            PERFORM jobchunk.jc_mark_completed(chunk.id);
+        END IF;
+    END LOOP;
+END
+$$;
+SELECT status, count(*), string_agg(chunk_index::text, ',' ORDER BY chunk_index)
+FROM job_chunks WHERE job_id = 24 GROUP BY status ORDER BY status;

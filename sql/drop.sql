@@ -1,0 +1,24 @@
+--
+-- DROP EXTENSION removes all its objects; a new CREATE EXTENSION in the same
+-- session works at once (the kept plans are made again).
+--
+SELECT count(*) AS claimed FROM jobchunk.jc_next_pending();
+SELECT total > 0 AS has_chunks FROM jobchunk.jc_statistics(50);
+
+DROP EXTENSION jobchunk;
+SELECT count(*) AS left_over FROM pg_class WHERE relname IN ('job_chunks', 'crawl_jobs');
+SELECT count(*) AS left_over FROM pg_proc WHERE proname LIKE 'jc\_%';
+-- The schema CREATE EXTENSION made stays, empty, as for any extension
+-- installed into a named schema.
+SELECT count(*) AS objects_left FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace;
+
+CREATE EXTENSION jobchunk;
+INSERT INTO jobchunk.crawl_jobs (name) VALUES ('again') RETURNING id;
+SELECT chunk_index, status FROM jobchunk.jc_create_chunks(1, 600);
+SELECT chunk_index, status FROM jobchunk.jc_next_pending(1);
+SELECT total, pending, processing FROM jobchunk.jc_statistics(1);
+DROP EXTENSION jobchunk;
+
+DROP FUNCTION public.outcome(text);
+DROP FUNCTION public.fingerprint();
+DROP SCHEMA jobchunk;

@@ -1,0 +1,44 @@
+--
+-- jobchunk.chunk_size and jobchunk.max_retries
+--
+
+-- The parameters exist once the library is loaded: by the first call of a
+-- jobchunk function in the session, or as here by LOAD.  Before that a SET
+-- only records a placeholder, checked when the library loads.
+LOAD 'jobchunk';
+SELECT name, setting, boot_val, min_val, max_val, context, vartype
+FROM pg_settings WHERE name LIKE 'jobchunk.%' ORDER BY name;
+
+-- Out-of-range values are refused.
+SELECT outcome('SET jobchunk.chunk_size = 0');
+SELECT outcome('SET jobchunk.chunk_size = -1');
+SELECT outcome('SET jobchunk.max_retries = -1');
+SELECT outcome('SET jobchunk.chunk_size = ''many''');
+
+-- The prefix is reserved: a misspelt parameter is an error, not a silent
+-- placeholder.
+SELECT outcome('SET jobchunk.chunksize = 10');
+
+-- Per transaction, per role and per database.
+BEGIN;
+SET LOCAL jobchunk.chunk_size = 250;
+SHOW jobchunk.chunk_size;
+COMMIT;
+SHOW jobchunk.chunk_size;
+
+CREATE ROLE jobchunk_guc_role;
+ALTER ROLE jobchunk_guc_role SET jobchunk.chunk_size = 100;
+SELECT unnest(setconfig) FROM pg_db_role_setting
+WHERE setrole = 'jobchunk_guc_role'::regrole;
+DROP ROLE jobchunk_guc_role;
+
+SELECT current_database() AS db \gset
+ALTER DATABASE :"db" SET jobchunk.chunk_size = 1000;
+\c -
+SHOW jobchunk.chunk_size;
+INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (50, 'database default');
+SELECT chunk_index, image_range FROM jobchunk.jc_create_chunks(50, 2500);
+ALTER DATABASE :"db" RESET jobchunk.chunk_size;
+\c -
+LOAD 'jobchunk';
+SHOW jobchunk.chunk_size;

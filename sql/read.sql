@@ -1,0 +1,38 @@
+--
+-- jc_chunks and jc_chunk: reading chunks
+--
+SET search_path = jobchunk, public;
+
+INSERT INTO crawl_jobs (id, name) VALUES (30, 'read'), (31, 'no chunks');
+SELECT count(*) FROM jc_create_chunks(30, 3000);
+SELECT min(id) AS c0 FROM job_chunks WHERE job_id = 30 \gset
+SELECT status FROM jc_mark_processing(:c0 + 4);
+SELECT status FROM jc_mark_processing(:c0 + 1);
+SELECT status FROM jc_mark_completed(:c0 + 1);
+SELECT status FROM jc_mark_processing(:c0 + 3);
+SELECT status FROM jc_mark_failed(:c0 + 3, 'x');
+
+-- All chunks of a job, in chunk_index order.
+SELECT chunk_index, status FROM jc_chunks(30);
+
+-- Each status: the reference's get_pending/processing/completed/failed_chunks.
+SELECT s AS status, array(SELECT chunk_index FROM jc_chunks(30, s)) AS chunks
+FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s;
+
+-- A job without chunks has none; a job without chunks in a status too.
+SELECT count(*) FROM jc_chunks(31);
+SELECT count(*) FROM jc_chunks(31, 'failed');
+
+-- One chunk by id; no row when it does not exist.
+SELECT chunk_index, status, image_range FROM jc_chunk(:c0 + 3);
+SELECT count(*) FROM jc_chunk(-1);
+
+-- Errors.
+SELECT sql, outcome(sql) FROM (VALUES
+    ('SELECT jobchunk.jc_chunks(99)'),
+    ('SELECT jobchunk.jc_chunks(99, ''pending'')'),
+    ('SELECT jobchunk.jc_chunks(30, ''done'')'),
+    ('SELECT jobchunk.jc_chunks(30, ''PENDING'')'),
+    ('SELECT jobchunk.jc_chunks(NULL)'),
+    ('SELECT jobchunk.jc_chunk(NULL)')
+) AS t(sql);
