@@ -17,6 +17,12 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics gucs dump drop
 
+ISOLATION = claim create
+ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror
 
