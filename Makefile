@@ -4,6 +4,8 @@ MODULE_big = jobchunk
 OBJS = \
 	src/jobchunk.o \
 	src/checks.o \
+	src/notify.o \
+	src/jobs.o \
 	src/plans.o \
 	src/create.o \
 	src/transitions.o \
@@ -12,10 +14,10 @@ OBJS = \
 	src/statistics.o
 
 EXTENSION = jobchunk
-DATA = jobchunk--1.0.sql
+DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics gucs dump drop
+REGRESS = setup create_chunks transitions claim read statistics leases batch jobs gucs dump drop upgrade
 
 ISOLATION = claim create
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk

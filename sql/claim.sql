@@ -21,8 +21,9 @@ SELECT job_id, chunk_index, task_id FROM jc_next_pending(NULL, 'w2');
 SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();
 
--- Within one priority, older chunks come first, then lower ids: job 25 is
--- newer than job 23, but one of its chunks is made an hour older.
+-- Across jobs at one priority, the jobs take turns, in job id order from the
+-- job served last; within a job older chunks come first, then lower ids: one
+-- of job 25's chunks is made an hour older.
 INSERT INTO crawl_jobs (id, name) VALUES (23, 'older'), (25, 'newer');
 SELECT count(*) FROM jc_create_chunks(23, 1000, 2);
 SELECT count(*) FROM jc_create_chunks(25, 1000, 2);
@@ -32,6 +33,33 @@ SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();
+
+-- A job with many chunks does not starve a newer one at the same priority:
+-- job 26 has 100 chunks, job 27 three, made later; claims alternate.
+INSERT INTO crawl_jobs (id, name) VALUES (26, 'big'), (27, 'small');
+SET jobchunk.chunk_size = 1;
+SELECT count(*) FROM jc_create_chunks(26, 100, 4);
+SELECT count(*) FROM jc_create_chunks(27, 3, 4);
+RESET jobchunk.chunk_size;
+CREATE TEMP TABLE claims (n int, claim text);
+DO $$
+BEGIN
+    FOR n IN 1..8 LOOP
+        INSERT INTO claims
+        SELECT n, job_id || '/' || chunk_index FROM jobchunk.jc_next_pending();
+    END LOOP;
+END
+$$;
+SELECT string_agg(claim, ' ' ORDER BY n) AS claims FROM claims;
+-- A higher priority still comes first: a new job at priority 5 goes ahead.
+INSERT INTO crawl_jobs (id, name) VALUES (28, 'urgent');
+SELECT count(*) FROM jc_create_chunks(28, 500, 5);
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT job_id, chunk_index FROM jc_next_pending();
+-- Finish the rest of the big job by hand, so that the claims below see only
+-- the chunks they are about.
+UPDATE job_chunks SET status = 'completed', lease_expires_at = NULL
+WHERE job_id = 26 AND status = 'pending';
 
 -- A retried chunk is pending again and claimable in its old place.
 SELECT status FROM jc_mark_failed((SELECT id FROM job_chunks WHERE job_id = 20 AND chunk_index = 0), 'x');

@@ -3,7 +3,7 @@
 -- session works at once (the kept plans are made again).
 --
 SELECT count(*) AS claimed FROM jobchunk.jc_next_pending();
-SELECT total > 0 AS has_chunks FROM jobchunk.jc_statistics(50);
+SELECT total > 0 AS has_chunks FROM jobchunk.jc_statistics(84);
 
 DROP EXTENSION jobchunk;
 SELECT count(*) AS left_over FROM pg_class WHERE relname IN ('job_chunks', 'crawl_jobs');
@@ -18,7 +18,3 @@ SELECT chunk_index, status FROM jobchunk.jc_create_chunks(1, 600);
 SELECT chunk_index, status FROM jobchunk.jc_next_pending(1);
 SELECT total, pending, processing FROM jobchunk.jc_statistics(1);
 DROP EXTENSION jobchunk;
-
-DROP FUNCTION public.outcome(text);
-DROP FUNCTION public.fingerprint();
-DROP SCHEMA jobchunk;

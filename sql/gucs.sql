@@ -6,7 +6,7 @@
 -- jobchunk function in the session, or as here by LOAD.  Before that a SET
 -- only records a placeholder, checked when the library loads.
 LOAD 'jobchunk';
-SELECT name, setting, boot_val, min_val, max_val, context, vartype
+SELECT name, setting, unit, boot_val, min_val, max_val, context, vartype
 FROM pg_settings WHERE name LIKE 'jobchunk.%' ORDER BY name;
 
 -- Out-of-range values are refused.
@@ -14,6 +14,14 @@ SELECT outcome('SET jobchunk.chunk_size = 0');
 SELECT outcome('SET jobchunk.chunk_size = -1');
 SELECT outcome('SET jobchunk.max_retries = -1');
 SELECT outcome('SET jobchunk.chunk_size = ''many''');
+SELECT outcome('SET jobchunk.lease_timeout = 0');
+
+-- The lease timeout takes a unit.
+SET jobchunk.lease_timeout = '90s';
+SHOW jobchunk.lease_timeout;
+SET jobchunk.lease_timeout = '2h';
+SHOW jobchunk.lease_timeout;
+RESET jobchunk.lease_timeout;
 
 -- The prefix is reserved: a misspelt parameter is an error, not a silent
 -- placeholder.

@@ -42,7 +42,7 @@ SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_mark_failed(-1, ''x'')'),
     ('SELECT jobchunk.jc_retry(-1)'),
     ('SELECT jobchunk.jc_mark_processing(NULL)'),
-    ('SELECT jobchunk.jc_mark_completed(NULL)'),
+    ('SELECT jobchunk.jc_mark_completed(NULL::bigint)'),
     ('SELECT jobchunk.jc_mark_failed(NULL, ''x'')'),
     ('SELECT jobchunk.jc_mark_failed(' || :c0 + 2 || ', NULL)'),
     ('SELECT jobchunk.jc_retry(NULL)'),

@@ -19,6 +19,8 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
@@ -92,4 +94,91 @@ jc_check_job_exists(int64 job_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+}
+
+static void
+report_old_definitions(const char *installed)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the SQL definitions of extension jobchunk are older than its library"),
+			 installed ? errdetail("The installed version is %s; the library is for %s.",
+								   installed, JC_SQL_VERSION) : 0,
+			 errhint("Run ALTER EXTENSION jobchunk UPDATE.")));
+}
+
+/*
+ * Refuse to run a C function through SQL definitions of an older version of
+ * the extension, which pass fewer arguments than the library expects.
+ */
+void
+jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
+{
+	if (PG_NARGS() != nargs)
+		report_old_definitions(NULL);
+}
+
+/*
+ * Refuse to prepare statements for the tables of an older version of the
+ * extension.  Needs an SPI connection.
+ */
+void
+jc_check_sql_version(void)
+{
+	char	   *installed;
+
+	if (SPI_execute("SELECT e.extversion FROM pg_catalog.pg_extension AS e "
+					"WHERE e.extname OPERATOR(pg_catalog.=) 'jobchunk'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of extension jobchunk");
+	if (SPI_processed != 1)
+		return;					/* the functions were made outside the extension */
+	installed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(installed, JC_SQL_VERSION) != 0)
+		report_old_definitions(installed);
+}
+
+/*
+ * The lease interval in argument argno: jobchunk.lease_timeout when NULL,
+ * and it must be positive.
+ */
+Datum
+jc_lease_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *lease;
+	Interval	zero = {0};
+
+	if (PG_ARGISNULL(argno))
+	{
+		lease = palloc0(sizeof(Interval));
+		lease->time = (TimeOffset) jc_lease_timeout * USECS_PER_SEC;
+		return IntervalPGetDatum(lease);
+	}
+
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, PG_GETARG_DATUM(argno),
+										  IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid lease: %s",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															PG_GETARG_DATUM(argno)))),
+				 errdetail("A lease must be longer than zero.")));
+	return PG_GETARG_DATUM(argno);
+}
+
+/*
+ * The task id in argument argno, checked for length; sets *null to 'n' when
+ * it is NULL, as SPI wants it.
+ */
+Datum
+jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null)
+{
+	if (PG_ARGISNULL(argno))
+	{
+		*null = 'n';
+		return (Datum) 0;
+	}
+	jc_check_task_id(PG_GETARG_TEXT_PP(argno));
+	*null = ' ';
+	return PG_GETARG_DATUM(argno);
 }

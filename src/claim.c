@@ -1,14 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * claim.c
- *		jc_next_pending(): claiming the next chunk atomically.
+ *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
- * One statement picks the first pending chunk in claim order (higher
- * priority first, then older, then lower id), locks it with FOR UPDATE SKIP
- * LOCKED and marks it processing.  Concurrent callers therefore never get the
- * same chunk and never wait for each other: a chunk another transaction is
- * claiming is skipped, and a chunk claimed meanwhile fails the status test
- * when its new version is rechecked.
+ * A claim first takes back chunks whose lease has expired (reaping): each
+ * becomes pending again as a new attempt, with retry_count + 1, or failed
+ * once retry_count has reached jobchunk.max_retries.  Then one statement
+ * picks the first pending chunks of the job in claim order (higher priority
+ * first, then older, then lower id), locks them with FOR UPDATE SKIP LOCKED
+ * and marks them processing with a lease and a new fencing token.
+ * Concurrent callers therefore never get the same chunk and never wait for
+ * each other: a chunk another transaction holds is skipped, and a chunk
+ * claimed meanwhile fails the status test when its new version is rechecked.
+ * Chunks of a paused or cancelled job are not claimed.
+ *
+ * A claim across all jobs serves the jobs in turn: among the jobs with
+ * pending chunks at the highest priority, it takes from the first job after
+ * the one this backend served last (in job id order, wrapping around), so
+ * that a job with a million chunks does not starve a newer one.  Only when
+ * no chunk at that priority can be claimed does it go down a priority.
  *
  * src/claim.c
  *
@@ -17,69 +27,301 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 
 PG_FUNCTION_INFO_V1(jc_next_pending);
+PG_FUNCTION_INFO_V1(jc_claim);
 
-#define CLAIM(job_filter) \
-	"UPDATE @extschema@.job_chunks AS c " \
-	"SET status = 'processing', task_id = $2, updated_at = pg_catalog.now() " \
-	"WHERE c.id OPERATOR(pg_catalog.=) (" \
-	"SELECT n.id FROM @extschema@.job_chunks AS n " \
-	"WHERE " job_filter "n.status OPERATOR(pg_catalog.=) 'pending' " \
-	"ORDER BY n.priority DESC, n.created_at, n.id " \
-	"LIMIT 1 FOR UPDATE SKIP LOCKED) " \
-	"RETURNING c.*"
+/* The job this backend last claimed from across all jobs */
+static int64 last_job_served = 0;
 
-/* Two statements, so that each is planned for its own partial index. */
-static JcQuery claim_from_job = {
-	.sql = CLAIM("n.job_id OPERATOR(pg_catalog.=) $1 AND "),
-	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
+/*
+ * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many.
+ * Returns the job of each chunk made pending again.
+ */
+#define REAP(job_filter) \
+	"UPDATE @extschema@.job_chunks AS c SET " \
+	"status = CASE WHEN c.retry_count OPERATOR(pg_catalog.>=) $2 " \
+	"OR j.state OPERATOR(pg_catalog.=) 'cancelled' THEN 'failed' ELSE 'pending' END, " \
+	"retry_count = CASE WHEN c.retry_count OPERATOR(pg_catalog.>=) $2 " \
+	"OR j.state OPERATOR(pg_catalog.=) 'cancelled' " \
+	"THEN c.retry_count ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, " \
+	"error_message = CASE WHEN j.state OPERATOR(pg_catalog.=) 'cancelled' " \
+	"THEN 'job cancelled' ELSE 'lease expired' END, " \
+	"lease_expires_at = NULL, updated_at = pg_catalog.now() " \
+	"FROM @extschema@.crawl_jobs AS j " \
+	"WHERE j.id OPERATOR(pg_catalog.=) c.job_id " \
+	"AND c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
+	"SELECT e.id FROM @extschema@.job_chunks AS e " \
+	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
+	"AND e.lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.now() " \
+	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE OF e SKIP LOCKED)) " \
+	"RETURNING c.job_id, c.status OPERATOR(pg_catalog.=) 'pending' " \
+	"AND j.state OPERATOR(pg_catalog.=) 'active'"
+
+static JcQuery reap_job = {
+	.sql = REAP("e.job_id OPERATOR(pg_catalog.=) $1 AND "),
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT4OID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
-static JcQuery claim_from_any_job = {
-	.sql = CLAIM(""),
-	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
+static JcQuery reap_any_job = {
+	.sql = REAP(""),
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT4OID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
 /*
- * jc_next_pending(job_id bigint DEFAULT NULL, task_id text DEFAULT NULL)
- *		RETURNS SETOF job_chunks
+ * $1 job_id, $2 task_id, $3 lease, $4 how many.  The rows come back in
+ * claim order.
+ */
+static JcQuery claim_from_job = {
+	.sql = "WITH claimed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
+		"SET status = 'processing', task_id = $2, "
+		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
+		"lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"updated_at = pg_catalog.now() "
+		"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"SELECT n.id FROM @extschema@.job_chunks AS n "
+		"WHERE n.job_id OPERATOR(pg_catalog.=) $1 "
+		"AND n.status OPERATOR(pg_catalog.=) 'pending' "
+		"AND EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 "
+		"AND j.state OPERATOR(pg_catalog.=) 'active') "
+		"ORDER BY n.priority DESC, n.created_at, n.id "
+		"LIMIT $4 FOR UPDATE SKIP LOCKED)) "
+		"RETURNING c.*) "
+		"SELECT * FROM claimed ORDER BY priority DESC, created_at, id",
+	.nargs = 4,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
+/* Walking the jobs with pending chunks, by priority and then job id. */
+static JcQuery first_job = {
+	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
+		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
+		"ORDER BY n.priority DESC, n.job_id LIMIT 1",
+	.nargs = 0,
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery next_job_at_priority = {
+	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
+		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
+		"AND n.priority OPERATOR(pg_catalog.=) $1 "
+		"AND n.job_id OPERATOR(pg_catalog.>) $2 "
+		"ORDER BY n.job_id LIMIT 1",
+	.nargs = 2,
+	.argtypes = {INT4OID, INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery first_job_below_priority = {
+	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
+		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
+		"AND n.priority OPERATOR(pg_catalog.<) $1 "
+		"ORDER BY n.priority DESC, n.job_id LIMIT 1",
+	.nargs = 1,
+	.argtypes = {INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
+/*
+ * Run a walking query; on a row, set *priority and *job_id from it.
+ */
+static bool
+find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id)
+{
+	bool		isnull;
+
+	if (jc_execute(query, values, NULL, true) == 0)
+		return false;
+	*priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	*job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+/*
+ * Take back up to n chunks with expired leases, of the job or of all jobs,
+ * and wake workers for the jobs that got chunks back.
+ */
+static void
+reap(bool any_job, int64 job_id, int n)
+{
+	Datum		values[3];
+	uint64		reaped;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int32GetDatum(jc_max_retries);
+	values[2] = Int32GetDatum(n);
+	reaped = jc_execute(any_job ? &reap_any_job : &reap_job, values, NULL, false);
+
+	for (uint64 i = 0; i < reaped; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+									   SPI_tuptable->tupdesc, 2, &isnull)))
+			jc_notify_claimable(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc,
+															1, &isnull)));
+	}
+}
+
+/*
+ * Claim up to n chunks of one job into the result; return how many.
+ */
+static uint64
+claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
+		  Datum lease, int n)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = task_id;
+	nulls[1] = task_null;
+	values[2] = lease;
+	values[3] = Int32GetDatum(n);
+	return jc_execute_into_result(fcinfo, &claim_from_job, values, nulls, false);
+}
+
+/*
+ * Claim up to n - *claimed more chunks of the job into the result; return
+ * true when that makes n.
+ */
+static bool
+take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
+			  char task_null, Datum lease, int n, uint64 *claimed)
+{
+	uint64		taken;
+
+	CHECK_FOR_INTERRUPTS();
+	taken = claim_job(fcinfo, job_id, task_id, task_null, lease, n - *claimed);
+	if (taken > 0)
+		last_job_served = job_id;
+	*claimed += taken;
+	return *claimed == (uint64) n;
+}
+
+/*
+ * Claim up to n chunks across all jobs into the result.  At each priority,
+ * from the highest down, the jobs are served in id order starting after
+ * last_job_served and wrapping around to it.
+ */
+static void
+claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
+			  Datum lease, int n)
+{
+	const int64 cursor = last_job_served;
+	int32		priority;
+	int64		first;
+	uint64		claimed = 0;
+	Datum		values[2];
+
+	if (!find_job(&first_job, NULL, &priority, &first))
+		return;
+
+	for (;;)
+	{
+		int32		same_priority;
+		int64		job_id = cursor;
+
+		values[0] = Int32GetDatum(priority);
+
+		/* The jobs after the last one served ... */
+		for (;;)
+		{
+			values[1] = Int64GetDatum(job_id);
+			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id))
+				break;
+			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
+							  &claimed))
+				return;
+		}
+
+		/* ... then from the first one up to the last one served. */
+		for (job_id = first; job_id <= cursor;)
+		{
+			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
+							  &claimed))
+				return;
+			values[1] = Int64GetDatum(job_id);
+			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id))
+				break;
+		}
+
+		if (!find_job(&first_job_below_priority, values, &priority, &first))
+			return;
+	}
+}
+
+/*
+ * The common body of jc_next_pending() and jc_claim(): claim up to n chunks
+ * of the job in argument 0 (all jobs when NULL), with the task id and lease
+ * in arguments task_arg and lease_arg.
+ */
+static Datum
+claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
+{
+	bool		any_job = PG_ARGISNULL(0);
+	int64		job_id = any_job ? 0 : PG_GETARG_INT64(0);
+	char		task_null;
+	Datum		task_id = jc_task_id_arg(fcinfo, task_arg, &task_null);
+	Datum		lease = jc_lease_arg(fcinfo, lease_arg);
+
+	jc_result_store(fcinfo);
+	jc_connect(fcinfo);
+	reap(any_job, job_id, n);
+	if (any_job)
+		claim_any_job(fcinfo, task_id, task_null, lease, n);
+	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
+	{
+		/* Nothing to claim: a job id that names no job is the caller's mistake. */
+		jc_check_job_exists(job_id);
+	}
+	jc_finish();
+	return (Datum) 0;
+}
+
+/*
+ * jc_next_pending(job_id bigint DEFAULT NULL, task_id text DEFAULT NULL,
+ *				   lease interval DEFAULT NULL) RETURNS SETOF job_chunks
  *
- * Claims the next pending chunk of the job, or of any job when job_id is
- * NULL, and returns it as processing; returns no row when none is pending.
+ * Claims the next chunk of the job, or of any job when job_id is NULL, and
+ * returns it as processing; returns no row when nothing can be claimed.
  */
 Datum
 jc_next_pending(PG_FUNCTION_ARGS)
 {
-	bool		any_job = PG_ARGISNULL(0);
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	jc_check_nargs(fcinfo, 3);
+	return claim(fcinfo, 1, 1, 2);
+}
 
-	if (any_job)
-		nulls[0] = 'n';
-	else
-		values[0] = PG_GETARG_DATUM(0);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
-	{
-		jc_check_task_id(PG_GETARG_TEXT_PP(1));
-		values[1] = PG_GETARG_DATUM(1);
-	}
+/*
+ * jc_claim(job_id bigint, n int, task_id text DEFAULT NULL,
+ *			lease interval DEFAULT NULL) RETURNS SETOF job_chunks
+ *
+ * Claims up to n chunks in one call, as jc_next_pending() claims one.
+ */
+Datum
+jc_claim(PG_FUNCTION_ARGS)
+{
+	int32		n;
 
-	jc_connect(fcinfo);
-	jc_execute_into_result(fcinfo,
-						   any_job ? &claim_from_any_job : &claim_from_job,
-						   values, nulls, false);
-
-	/* Nothing to claim: a job id that names no job is the caller's mistake. */
-	if (SPI_processed == 0 && !any_job)
-		jc_check_job_exists(PG_GETARG_INT64(0));
-
-	jc_finish();
-	return (Datum) 0;
+	jc_check_nargs(fcinfo, 4);
+	jc_check_not_null(fcinfo, 1);
+	n = PG_GETARG_INT32(1);
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid number of chunks to claim: %d", n),
+				 errdetail("A claim takes at least one chunk.")));
+	return claim(fcinfo, n, 2, 3);
 }

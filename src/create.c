@@ -17,14 +17,14 @@ PG_FUNCTION_INFO_V1(jc_create_chunks);
 
 /*
  * Lock the job row, so that concurrent creations for one job queue up here,
- * and prove the job exists.
+ * prove the job exists and learn its state.
  */
 static JcQuery lock_job = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = pg_catalog.now() "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1",
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING j.state",
 	.nargs = 1,
 	.argtypes = {INT8OID},
-	.expect = SPI_OK_UPDATE
+	.expect = SPI_OK_UPDATE_RETURNING
 };
 
 static JcQuery job_has_chunks = {
@@ -62,7 +62,7 @@ static JcQuery insert_chunks = {
  *
  * Splits images 0 .. max_images - 1 of the job into chunks of
  * jobchunk.chunk_size images, all pending, and returns them in chunk order.
- * A job's chunks are made once.
+ * A job's chunks are made once, and not for a cancelled job.
  */
 Datum
 jc_create_chunks(PG_FUNCTION_ARGS)
@@ -72,6 +72,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	int32		priority;
 	int64		chunk_size = jc_chunk_size;
 	int64		nchunks;
+	char	   *state;
 	Datum		values[5];
 
 	jc_check_not_null(fcinfo, 0);
@@ -110,6 +111,12 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(state, "cancelled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job " INT64_FORMAT " is cancelled", job_id),
+				 errdetail("A cancelled job gets no new chunks.")));
 
 	if (jc_execute(&job_has_chunks, values, NULL, false) > 0)
 		ereport(ERROR,
@@ -123,6 +130,8 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(chunk_size);
 	values[4] = Int32GetDatum((int32) (nchunks - 1));
 	jc_execute_into_result(fcinfo, &insert_chunks, values, NULL, false);
+	if (strcmp(state, "active") == 0)
+		jc_notify_claimable(job_id);
 
 	jc_finish();
 	return (Datum) 0;

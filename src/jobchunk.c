@@ -21,6 +21,9 @@ int			jc_chunk_size = 500;
 /* How often jc_retry() lets a chunk go back to pending */
 int			jc_max_retries = 3;
 
+/* Default lease of a claim, in seconds */
+int			jc_lease_timeout = 300;
+
 void		_PG_init(void);
 
 void
@@ -40,7 +43,7 @@ _PG_init(void)
 							NULL);
 
 	DefineCustomIntVariable("jobchunk.max_retries",
-							"Number of times jc_retry() may send a failed chunk back to pending.",
+							"Number of times a chunk may be retried, by jc_retry() or after its lease expired.",
 							NULL,
 							&jc_max_retries,
 							3,
@@ -48,6 +51,19 @@ _PG_init(void)
 							INT_MAX,
 							PGC_USERSET,
 							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("jobchunk.lease_timeout",
+							"Default lease of a claimed chunk.",
+							"A processing chunk whose lease has expired can be claimed again.",
+							&jc_lease_timeout,
+							300,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_S,
 							NULL,
 							NULL,
 							NULL);

@@ -14,6 +14,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/tuplestore.h"
 
 /* Chunk statuses, exactly as stored in job_chunks.status */
 #define JC_PENDING		"pending"
@@ -21,12 +22,16 @@
 #define JC_COMPLETED	"completed"
 #define JC_FAILED		"failed"
 
+/* The version of the SQL definitions this library is for */
+#define JC_SQL_VERSION	"1.1"
+
 /* Longest task_id, in characters: job_chunks.task_id is varchar(255) */
 #define JC_TASK_ID_MAXLEN	255
 
 /* GUCs, defined in jobchunk.c */
 extern int	jc_chunk_size;
 extern int	jc_max_retries;
+extern int	jc_lease_timeout;
 
 /*
  * One statement of the extension, prepared once per backend.
@@ -54,14 +59,23 @@ extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);
 extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
 						 bool read_only);
-extern void jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
-								   Datum *values, const char *nulls,
-								   bool read_only);
+extern uint64 jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
+									 Datum *values, const char *nulls,
+									 bool read_only);
+extern void jc_return_tuptable(FunctionCallInfo fcinfo);
+extern Tuplestorestate *jc_result_store(FunctionCallInfo fcinfo);
 extern Datum jc_result_value(int column, bool *isnull);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
 extern void jc_check_task_id(text *task_id);
 extern void jc_check_job_exists(int64 job_id);
+extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
+extern void jc_check_sql_version(void);
+extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
+extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
+
+/* notify.c */
+extern void jc_notify_claimable(int64 job_id);
 
 #endif							/* JOBCHUNK_H */

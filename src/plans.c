@@ -8,7 +8,8 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when that schema changes (the extension was
- * dropped and created elsewhere) or any schema is renamed.
+ * dropped and created elsewhere) or any schema is renamed.  Plans are made
+ * only for the version of the extension's tables this library is for.
  *
  * src/plans.c
  *
@@ -93,6 +94,7 @@ get_plan(JcQuery *query)
 		query->plan = NULL;
 	}
 
+	jc_check_sql_version();
 	schema = get_namespace_name(current_nspid);
 	if (schema == NULL)
 		elog(ERROR, "cache lookup failed for schema %u", current_nspid);
@@ -144,25 +146,23 @@ jc_execute(JcQuery *query, Datum *values, const char *nulls, bool read_only)
 }
 
 /*
- * Execute query and make its rows the result of the set-returning function
- * called through fcinfo, materialised in a tuplestore.  The rows must have
- * the function's declared row type.
+ * Make the set-returning function called through fcinfo return its rows
+ * materialised in a tuplestore, created on first use; later rows add to it.
+ * A function that may return no row at all calls this first.
  */
-void
-jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
-					   Datum *values, const char *nulls, bool read_only)
+Tuplestorestate *
+jc_result_store(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext per_query_ctx;
 	MemoryContext oldcontext;
 	TupleDesc	tupdesc;
-	Tuplestorestate *tupstore;
-	SPIPlanPtr	plan = get_plan(query);
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (rsinfo->setResult != NULL)
+		return rsinfo->setResult;
 	if (!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -170,19 +170,46 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	per_query_ctx = rsinfo->econtext->ecxt_per_query_memory;
-	oldcontext = MemoryContextSwitchTo(per_query_ctx);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
 	MemoryContextSwitchTo(oldcontext);
 
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
+	return rsinfo->setResult;
+}
+
+/*
+ * Add the rows in SPI_tuptable to the result of the set-returning function
+ * called through fcinfo.  They must have the function's row type.
+ */
+void
+jc_return_tuptable(FunctionCallInfo fcinfo)
+{
+	Tuplestorestate *tupstore = jc_result_store(fcinfo);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		tuplestore_puttuple(tupstore, SPI_tuptable->vals[i]);
+	}
+}
+
+/*
+ * Execute query and add its rows to the result of the set-returning function
+ * called through fcinfo; return their number.
+ */
+uint64
+jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
+					   Datum *values, const char *nulls, bool read_only)
+{
+	Tuplestorestate *tupstore = jc_result_store(fcinfo);
+	SPIPlanPtr	plan = get_plan(query);
 
 #if PG_VERSION_NUM >= 140000
 	{
 		/* Stream the rows straight into the tuplestore. */
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
 		SPIExecuteOptions options;
 		ParamListInfo params = makeParamList(query->nargs);
@@ -197,8 +224,9 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 			prm->ptype = query->argtypes[i];
 		}
 
-		SetTuplestoreDestReceiverParams(dest, tupstore, per_query_ctx, false,
-										tupdesc,
+		SetTuplestoreDestReceiverParams(dest, tupstore,
+										rsinfo->econtext->ecxt_per_query_memory,
+										false, rsinfo->setDesc,
 										"row type of query does not match function result type");
 		memset(&options, 0, sizeof(options));
 		options.params = params;
@@ -209,14 +237,12 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 		dest->rDestroy(dest);
 	}
 #else
+	(void) tupstore;
 	check_result(query,
 				 SPI_execute_plan(plan, values, nulls, read_only, 0));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		tuplestore_puttuple(tupstore, SPI_tuptable->vals[i]);
-	}
+	jc_return_tuptable(fcinfo);
 #endif
+	return SPI_processed;
 }
 
 /*

@@ -1,16 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * transitions.c
- *		Status changes of one chunk, named by its id.
+ *		Status changes of chunks named by id, and their leases.
  *
- *		pending    -> processing	jc_mark_processing()
- *		processing -> completed		jc_mark_completed()
+ *		pending    -> processing	jc_mark_processing(), with a lease
+ *		processing -> completed		jc_mark_completed(), one or many
  *		processing -> failed		jc_mark_failed()
  *		failed     -> pending		jc_retry(), at most jobchunk.max_retries times
+ *		(lease extended)			jc_heartbeat()
  *
  * Each change is one UPDATE that matches only a chunk in the status it starts
- * from.  When it matches nothing, the chunk is read again to tell the caller
- * why: it does not exist, or its status (or retry count) forbids the change.
+ * from and, when the caller gives a lease token, only while that token is the
+ * chunk's current claim.  When it matches nothing, the chunk is read again
+ * to tell the caller why: it does not exist, its status (or retry count, or
+ * its job) forbids the change, or the caller's claim is no longer current.
  *
  * src/transitions.c
  *
@@ -19,61 +22,108 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(jc_mark_processing);
 PG_FUNCTION_INFO_V1(jc_mark_completed);
+PG_FUNCTION_INFO_V1(jc_mark_completed_many);
 PG_FUNCTION_INFO_V1(jc_mark_failed);
 PG_FUNCTION_INFO_V1(jc_retry);
+PG_FUNCTION_INFO_V1(jc_heartbeat);
+
+/* $2 is the lease token, or NULL to change the chunk whoever holds it. */
+#define FENCED_PROCESSING \
+	"AND c.status OPERATOR(pg_catalog.=) 'processing' " \
+	"AND ($2 IS NULL OR c.lease_token OPERATOR(pg_catalog.=) $2) "
 
 static JcQuery mark_processing = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET status = 'processing', task_id = $2, updated_at = pg_catalog.now() "
+		"SET status = 'processing', task_id = $2, "
+		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
+		"lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c",
-	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
+	.nargs = 3,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
 static JcQuery mark_completed = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET status = 'completed', error_message = NULL, updated_at = pg_catalog.now() "
+		"SET status = 'completed', error_message = NULL, "
+		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
-		"AND c.status OPERATOR(pg_catalog.=) 'processing' "
+		FENCED_PROCESSING
 		"RETURNING c",
-	.nargs = 1,
-	.argtypes = {INT8OID},
+	.nargs = 2,
+	.argtypes = {INT8OID, INT8OID},
 	.expect = SPI_OK_UPDATE_RETURNING
+};
+
+static JcQuery mark_completed_many = {
+	.sql = "WITH done AS ("
+		"UPDATE @extschema@.job_chunks AS c "
+		"SET status = 'completed', error_message = NULL, "
+		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token) "
+		"WHERE c.id OPERATOR(pg_catalog.=) u.id "
+		"AND c.status OPERATOR(pg_catalog.=) 'processing' "
+		"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
+		"RETURNING c.*) "
+		"SELECT * FROM done ORDER BY id",
+	.nargs = 2,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID},
+	.expect = SPI_OK_SELECT
 };
 
 static JcQuery mark_failed = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET status = 'failed', error_message = $2, updated_at = pg_catalog.now() "
+		"SET status = 'failed', error_message = $3, "
+		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
-		"AND c.status OPERATOR(pg_catalog.=) 'processing' "
+		FENCED_PROCESSING
 		"RETURNING c",
-	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
+	.nargs = 3,
+	.argtypes = {INT8OID, INT8OID, TEXTOID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
+/* Also returns whether the chunk is claimable now, its job being active. */
 static JcQuery retry = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'pending', retry_count = c.retry_count OPERATOR(pg_catalog.+) 1, "
 		"task_id = NULL, updated_at = pg_catalog.now() "
-		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
+		"FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) c.job_id "
+		"AND c.id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'failed' "
 		"AND c.retry_count OPERATOR(pg_catalog.<) $2 "
-		"RETURNING c",
+		"AND j.state OPERATOR(pg_catalog.<>) 'cancelled' "
+		"RETURNING c, c.job_id, j.state OPERATOR(pg_catalog.=) 'active'",
 	.nargs = 2,
 	.argtypes = {INT8OID, INT4OID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
+static JcQuery heartbeat = {
+	.sql = "UPDATE @extschema@.job_chunks AS c "
+		"SET lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"updated_at = pg_catalog.now() "
+		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
+		FENCED_PROCESSING
+		"RETURNING c.lease_expires_at",
+	.nargs = 3,
+	.argtypes = {INT8OID, INT8OID, INTERVALOID},
+	.expect = SPI_OK_UPDATE_RETURNING
+};
+
 static JcQuery chunk_state = {
-	.sql = "SELECT c.status, c.retry_count FROM @extschema@.job_chunks AS c "
+	.sql = "SELECT c.status, c.retry_count, c.lease_token, c.job_id, j.state "
+		"FROM @extschema@.job_chunks AS c "
+		"JOIN @extschema@.crawl_jobs AS j ON j.id OPERATOR(pg_catalog.=) c.job_id "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
@@ -81,26 +131,22 @@ static JcQuery chunk_state = {
 };
 
 /*
- * Return the changed chunk, or explain why the change matched no row.
- * done is the past participle of the change ("completed"), from the status
- * it must start from.
+ * Explain why a change of the chunk matched no row, and raise the error.
+ * done is the past participle of the change ("marked completed"), from the
+ * status it must start from; token_null is ' ' when the caller gave lease
+ * token token.
  */
-static Datum
-changed_chunk(uint64 processed, int64 chunk_id, const char *done,
-			  const char *from)
+static void
+refuse(int64 chunk_id, char token_null, int64 token, const char *done,
+	   const char *from)
 {
 	Datum		values[1];
+	HeapTuple	row;
+	TupleDesc	tupdesc;
 	char	   *status;
 	int32		retries;
+	int64		current_token;
 	bool		isnull;
-	Datum		result;
-
-	if (processed == 1)
-	{
-		result = jc_result_value(1, &isnull);
-		jc_finish();
-		return result;
-	}
 
 	values[0] = Int64GetDatum(chunk_id);
 	if (jc_execute(&chunk_state, values, NULL, false) == 0)
@@ -108,7 +154,22 @@ changed_chunk(uint64 processed, int64 chunk_id, const char *done,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("chunk " INT64_FORMAT " does not exist", chunk_id)));
 
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	row = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	status = SPI_getvalue(row, tupdesc, 1);
+	retries = DatumGetInt32(SPI_getbinval(row, tupdesc, 2, &isnull));
+	current_token = DatumGetInt64(SPI_getbinval(row, tupdesc, 3, &isnull));
+
+	if (token_null != 'n' &&
+		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk " INT64_FORMAT " is no longer held by lease token " INT64_FORMAT,
+						chunk_id, token),
+				 errdetail("The chunk is %s, and its current lease token is " INT64_FORMAT ".",
+						   status, current_token),
+				 errhint("Another worker may have claimed it after the lease expired.")));
+
 	if (strcmp(status, from) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -116,9 +177,13 @@ changed_chunk(uint64 processed, int64 chunk_id, const char *done,
 				 errdetail("The chunk is %s; only a %s chunk can be %s.",
 						   status, from, done)));
 
-	/* Only the retry limit is left to explain. */
-	retries = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 2, &isnull));
+	/* Only a retry can be refused for more: its job, or the retry limit. */
+	if (strcmp(SPI_getvalue(row, tupdesc, 5), "cancelled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
+				 errdetail("Its job %s is cancelled.", SPI_getvalue(row, tupdesc, 4))));
+
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
@@ -126,72 +191,106 @@ changed_chunk(uint64 processed, int64 chunk_id, const char *done,
 							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
 							  retries, retries, jc_max_retries),
 			 errhint("Raise jobchunk.max_retries to retry it again.")));
-	pg_unreachable();
 }
 
 /*
- * jc_mark_processing(chunk_id bigint, task_id text DEFAULT NULL)
- *		RETURNS job_chunks
+ * Return column 1 of the changed row, or explain why nothing changed.
+ */
+static Datum
+changed(uint64 processed, int64 chunk_id, char token_null, int64 token,
+		const char *done, const char *from)
+{
+	Datum		result;
+	bool		isnull;
+
+	if (processed != 1)
+		refuse(chunk_id, token_null, token, done, from);
+	result = jc_result_value(1, &isnull);
+	jc_finish();
+	return result;
+}
+
+/* The optional lease token in argument argno, with its SPI null flag. */
+static int64
+token_arg(FunctionCallInfo fcinfo, int argno, char *null)
+{
+	*null = PG_ARGISNULL(argno) ? 'n' : ' ';
+	return PG_ARGISNULL(argno) ? 0 : PG_GETARG_INT64(argno);
+}
+
+/*
+ * jc_mark_processing(chunk_id bigint, task_id text DEFAULT NULL,
+ *					  lease interval DEFAULT NULL) RETURNS job_chunks
  */
 Datum
 jc_mark_processing(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
+	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(chunk_id);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
-	{
-		jc_check_task_id(PG_GETARG_TEXT_PP(1));
-		values[1] = PG_GETARG_DATUM(1);
-	}
+	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
+	values[2] = jc_lease_arg(fcinfo, 2);
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed_chunk(jc_execute(&mark_processing, values, nulls, false),
-								  chunk_id, "marked processing", JC_PENDING));
+	PG_RETURN_DATUM(changed(jc_execute(&mark_processing, values, nulls, false),
+							chunk_id, 'n', 0, "marked processing", JC_PENDING));
 }
 
 /*
- * jc_mark_completed(chunk_id bigint) RETURNS job_chunks
+ * jc_mark_completed(chunk_id bigint, lease_token bigint DEFAULT NULL)
+ *		RETURNS job_chunks
  */
 Datum
 jc_mark_completed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[1];
+	int64		token;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
 
+	jc_check_nargs(fcinfo, 2);
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
+	token = token_arg(fcinfo, 1, &nulls[1]);
 	values[0] = Int64GetDatum(chunk_id);
+	values[1] = Int64GetDatum(token);
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed_chunk(jc_execute(&mark_completed, values, NULL, false),
-								  chunk_id, "marked completed", JC_PROCESSING));
+	PG_RETURN_DATUM(changed(jc_execute(&mark_completed, values, nulls, false),
+							chunk_id, nulls[1], token,
+							"marked completed", JC_PROCESSING));
 }
 
 /*
- * jc_mark_failed(chunk_id bigint, error_message text) RETURNS job_chunks
+ * jc_mark_failed(chunk_id bigint, error_message text,
+ *				  lease_token bigint DEFAULT NULL) RETURNS job_chunks
  */
 Datum
 jc_mark_failed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[2];
+	int64		token;
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
+	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
 	jc_check_not_null(fcinfo, 1);
 	chunk_id = PG_GETARG_INT64(0);
+	token = token_arg(fcinfo, 2, &nulls[1]);
 	values[0] = Int64GetDatum(chunk_id);
-	values[1] = PG_GETARG_DATUM(1);
+	values[1] = Int64GetDatum(token);
+	values[2] = PG_GETARG_DATUM(1);
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed_chunk(jc_execute(&mark_failed, values, NULL, false),
-								  chunk_id, "marked failed", JC_PROCESSING));
+	PG_RETURN_DATUM(changed(jc_execute(&mark_failed, values, nulls, false),
+							chunk_id, nulls[1], token,
+							"marked failed", JC_PROCESSING));
 }
 
 /*
@@ -202,6 +301,7 @@ jc_retry(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
 	Datum		values[2];
+	bool		isnull;
 
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
@@ -209,6 +309,151 @@ jc_retry(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum(jc_max_retries);
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed_chunk(jc_execute(&retry, values, NULL, false),
-								  chunk_id, "retried", JC_FAILED));
+	if (jc_execute(&retry, values, NULL, false) == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 3, &isnull)))
+		jc_notify_claimable(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc,
+														2, &isnull)));
+	PG_RETURN_DATUM(changed(SPI_processed, chunk_id, 'n', 0, "retried",
+							JC_FAILED));
+}
+
+/*
+ * jc_heartbeat(chunk_id bigint, lease_token bigint,
+ *				extend interval DEFAULT NULL) RETURNS timestamptz
+ *
+ * Extends the lease of the caller's claim to now() + extend (by default
+ * jobchunk.lease_timeout) and returns the new expiry.
+ */
+Datum
+jc_heartbeat(PG_FUNCTION_ARGS)
+{
+	int64		chunk_id;
+	int64		token;
+	Datum		values[3];
+
+	jc_check_not_null(fcinfo, 0);
+	jc_check_not_null(fcinfo, 1);
+	chunk_id = PG_GETARG_INT64(0);
+	token = PG_GETARG_INT64(1);
+	values[0] = Int64GetDatum(chunk_id);
+	values[1] = Int64GetDatum(token);
+	values[2] = jc_lease_arg(fcinfo, 2);
+
+	jc_connect(fcinfo);
+	PG_RETURN_DATUM(changed(jc_execute(&heartbeat, values, NULL, false),
+							chunk_id, ' ', token,
+							"given a longer lease", JC_PROCESSING));
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The elements of a bigint[] argument, which must have no NULLs.
+ */
+static int64 *
+int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *result;
+
+	deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, n);
+	result = palloc(sizeof(int64) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("element %d of %s is null", i + 1,
+							argno == 0 ? "chunk_ids" : "lease_tokens")));
+		result[i] = DatumGetInt64(elems[i]);
+	}
+	return result;
+}
+
+/*
+ * jc_mark_completed(chunk_ids bigint[], lease_tokens bigint[] DEFAULT NULL)
+ *		RETURNS SETOF job_chunks
+ *
+ * Completes every chunk in chunk_ids, each fenced by the lease token at the
+ * same position in lease_tokens when given, or none of them.  Returns the
+ * completed chunks in id order.
+ */
+Datum
+jc_mark_completed_many(PG_FUNCTION_ARGS)
+{
+	int			nids;
+	int			ntokens = 0;
+	int64	   *ids;
+	int64	   *tokens = NULL;
+	int64	   *sorted;
+	int64	   *done;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	uint64		ndone;
+
+	jc_check_not_null(fcinfo, 0);
+	ids = int64_array_arg(fcinfo, 0, &nids);
+	if (!PG_ARGISNULL(1))
+	{
+		tokens = int64_array_arg(fcinfo, 1, &ntokens);
+		if (ntokens != nids)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lease_tokens must be as long as chunk_ids"),
+					 errdetail("chunk_ids has length %d, and lease_tokens has length %d.",
+							   nids, ntokens)));
+	}
+
+	sorted = palloc(sizeof(int64) * Max(nids, 1));
+	memcpy(sorted, ids, sizeof(int64) * nids);
+	qsort(sorted, nids, sizeof(int64), compare_int64);
+	for (int i = 1; i < nids; i++)
+		if (sorted[i] == sorted[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("chunk " INT64_FORMAT " appears more than once in chunk_ids",
+							sorted[i])));
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+
+	jc_connect(fcinfo);
+	ndone = jc_execute(&mark_completed_many, values, nulls, false);
+
+	if (ndone < (uint64) nids)
+	{
+		/* Name the first chunk, in the caller's order, that was not done. */
+		done = palloc(sizeof(int64) * Max(ndone, 1));
+		for (uint64 i = 0; i < ndone; i++)
+		{
+			bool		isnull;
+
+			done[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												  SPI_tuptable->tupdesc, 1,
+												  &isnull));
+		}
+		for (int i = 0; i < nids; i++)
+			if (bsearch(&ids[i], done, ndone, sizeof(int64), compare_int64) == NULL)
+				refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
+					   "marked completed", JC_PROCESSING);
+		elog(ERROR, "completed " UINT64_FORMAT " of %d chunks, but each was done",
+			 ndone, nids);
+	}
+
+	jc_return_tuptable(fcinfo);
+	jc_finish();
+	return (Datum) 0;
 }

@@ -1,0 +1,136 @@
+/* jobchunk--1.0--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION jobchunk UPDATE TO '1.1'" to load this file. \quit
+
+--
+-- Jobs can be paused and cancelled.
+--
+ALTER TABLE @extschema@.crawl_jobs
+    ADD COLUMN state text NOT NULL DEFAULT 'active'
+        CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'paused', 'cancelled']));
+
+--
+-- Leases and fencing tokens.  A processing chunk has a lease until
+-- lease_expires_at; lease_token counts the claims of the chunk, so that a
+-- worker can prove it still holds the latest one.  Chunks that were
+-- processing before the update get a lease of five minutes from now.
+--
+ALTER TABLE @extschema@.job_chunks
+    ADD COLUMN lease_expires_at timestamptz,
+    ADD COLUMN lease_token bigint NOT NULL DEFAULT 0
+        CHECK (lease_token OPERATOR(pg_catalog.>=) 0);
+
+UPDATE @extschema@.job_chunks
+SET lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) interval '5 minutes',
+    lease_token = 1
+WHERE status OPERATOR(pg_catalog.=) 'processing';
+
+ALTER TABLE @extschema@.job_chunks
+    ADD CONSTRAINT job_chunks_lease_check
+        CHECK ((status OPERATOR(pg_catalog.=) 'processing')
+               OPERATOR(pg_catalog.=) (lease_expires_at IS NOT NULL));
+
+-- Expired leases are found by expiry time.
+CREATE INDEX job_chunks_lease_idx
+    ON @extschema@.job_chunks (lease_expires_at)
+    WHERE status OPERATOR(pg_catalog.=) 'processing';
+
+-- Claims across jobs serve the jobs at the top priority in turn, so the
+-- index groups pending chunks by job within a priority.
+DROP INDEX @extschema@.job_chunks_claim_idx;
+CREATE INDEX job_chunks_claim_idx
+    ON @extschema@.job_chunks (priority DESC, job_id, created_at, id)
+    WHERE status OPERATOR(pg_catalog.=) 'pending';
+
+--
+-- Claims take a lease; completion and failure can be fenced by the token.
+--
+DROP FUNCTION @extschema@.jc_next_pending(bigint, text);
+CREATE FUNCTION @extschema@.jc_next_pending(job_id bigint DEFAULT NULL,
+                                            task_id text DEFAULT NULL,
+                                            lease interval DEFAULT NULL)
+RETURNS SETOF @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_next_pending'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+
+CREATE FUNCTION @extschema@.jc_claim(job_id bigint, n integer,
+                                     task_id text DEFAULT NULL,
+                                     lease interval DEFAULT NULL)
+RETURNS SETOF @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_claim'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+DROP FUNCTION @extschema@.jc_mark_processing(bigint, text);
+CREATE FUNCTION @extschema@.jc_mark_processing(chunk_id bigint,
+                                               task_id text DEFAULT NULL,
+                                               lease interval DEFAULT NULL)
+RETURNS @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_mark_processing'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+DROP FUNCTION @extschema@.jc_mark_completed(bigint);
+CREATE FUNCTION @extschema@.jc_mark_completed(chunk_id bigint,
+                                              lease_token bigint DEFAULT NULL)
+RETURNS @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_mark_completed'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.jc_mark_completed(chunk_ids bigint[],
+                                              lease_tokens bigint[] DEFAULT NULL)
+RETURNS SETOF @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_mark_completed_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+DROP FUNCTION @extschema@.jc_mark_failed(bigint, text);
+CREATE FUNCTION @extschema@.jc_mark_failed(chunk_id bigint, error_message text,
+                                           lease_token bigint DEFAULT NULL)
+RETURNS @extschema@.job_chunks
+AS 'MODULE_PATHNAME', 'jc_mark_failed'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.jc_heartbeat(chunk_id bigint, lease_token bigint,
+                                         extend interval DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'jc_heartbeat'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.jc_next_pending(bigint, text, interval) IS
+    'claim the next claimable chunk (of one job, or of any job when job_id is NULL) under a lease';
+COMMENT ON FUNCTION @extschema@.jc_claim(bigint, integer, text, interval) IS
+    'claim up to n claimable chunks under a lease';
+COMMENT ON FUNCTION @extschema@.jc_mark_processing(bigint, text, interval) IS
+    'pending -> processing, under a lease';
+COMMENT ON FUNCTION @extschema@.jc_mark_completed(bigint, bigint) IS
+    'processing -> completed; with a lease token, only while that claim is current';
+COMMENT ON FUNCTION @extschema@.jc_mark_completed(bigint[], bigint[]) IS
+    'processing -> completed for many chunks, all or none';
+COMMENT ON FUNCTION @extschema@.jc_mark_failed(bigint, text, bigint) IS
+    'processing -> failed, recording the error message; with a lease token, only while that claim is current';
+COMMENT ON FUNCTION @extschema@.jc_heartbeat(bigint, bigint, interval) IS
+    'extend the lease of a claim still current, returning the new expiry';
+
+--
+-- Job controls
+--
+CREATE FUNCTION @extschema@.jc_pause_job(job_id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'jc_pause_job'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.jc_resume_job(job_id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'jc_resume_job'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.jc_cancel_job(job_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'jc_cancel_job'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.jc_pause_job(bigint) IS
+    'stop handing out the job''s chunks; chunks in flight finish normally';
+COMMENT ON FUNCTION @extschema@.jc_resume_job(bigint) IS
+    'hand out the chunks of a paused job again';
+COMMENT ON FUNCTION @extschema@.jc_cancel_job(bigint) IS
+    'fail the job''s pending chunks and stop handing out its chunks; returns how many failed';

@@ -1,0 +1,61 @@
+--
+-- Claiming and completing many chunks in one call: jc_claim and
+-- jc_mark_completed(bigint[], bigint[]).
+--
+SET search_path = jobchunk, public;
+
+DELETE FROM crawl_jobs;
+INSERT INTO crawl_jobs (id, name) VALUES (70, 'batch'), (71, 'other'), (72, 'third');
+SET jobchunk.chunk_size = 1;
+SELECT count(*) FROM jc_create_chunks(70, 12);
+SELECT count(*) FROM jc_create_chunks(71, 2, 3);
+SELECT count(*) FROM jc_create_chunks(72, 2, 3);
+RESET jobchunk.chunk_size;
+
+-- Up to n chunks in claim order, each under its own lease.
+SELECT chunk_index, status, task_id, lease_token, lease_expires_at - now() AS lease
+FROM jc_claim(70, 3, 'b1', interval '1 minute');
+SELECT string_agg(chunk_index::text, ',') FROM jc_claim(70, 4);
+
+-- Fewer when fewer are left.
+SELECT string_agg(chunk_index::text, ',') FROM jc_claim(70, 100);
+SELECT count(*) FROM jc_claim(70, 5);
+
+-- Across all jobs, job by job, in turn.
+SELECT job_id, chunk_index FROM jc_claim(NULL, 3);
+SELECT job_id, chunk_index FROM jc_claim(NULL, 3);
+
+-- Completing many: all of them, returned in id order.
+SELECT array_agg(id ORDER BY chunk_index) AS ids,
+       array_agg(lease_token ORDER BY chunk_index) AS tokens
+FROM job_chunks WHERE job_id = 70 AND chunk_index < 3 \gset
+SELECT chunk_index, status, lease_expires_at FROM jc_mark_completed(:'ids'::bigint[], :'tokens'::bigint[]);
+SELECT array_agg(id ORDER BY chunk_index DESC) AS ids
+FROM job_chunks WHERE job_id = 70 AND chunk_index BETWEEN 3 AND 6 \gset
+SELECT chunk_index, status FROM jc_mark_completed(:'ids'::bigint[]);
+SELECT count(*) FROM jc_mark_completed('{}'::bigint[]);
+
+-- All or none: one chunk that cannot be completed fails the call, names the
+-- chunk, and changes nothing.
+SELECT min(id) AS c7 FROM job_chunks WHERE job_id = 70 AND chunk_index = 7 \gset
+SELECT min(id) AS c0 FROM job_chunks WHERE job_id = 70 AND chunk_index = 0 \gset
+SELECT fingerprint() AS before \gset
+SELECT sql, outcome(sql) FROM (VALUES
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || ', ' || :c0 || '])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || ', -5])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || ', ' || :c7 + 1 || '], ARRAY[1, 2])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || ', ' || :c7 || '])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || ', NULL])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || '], ARRAY[1, 1])'),
+    ('SELECT jobchunk.jc_mark_completed(ARRAY[' || :c7 || '], ARRAY[NULL]::bigint[])'),
+    ('SELECT jobchunk.jc_mark_completed(NULL::bigint[])'),
+    ('SELECT jobchunk.jc_claim(70, 0)'),
+    ('SELECT jobchunk.jc_claim(70, -1)'),
+    ('SELECT jobchunk.jc_claim(70, NULL)'),
+    ('SELECT jobchunk.jc_claim(99, 2)'),
+    ('SELECT jobchunk.jc_claim(70, 2, repeat(''x'', 256))'),
+    ('SELECT jobchunk.jc_claim(70, 2, NULL, interval ''-1 second'')')
+) AS t(sql);
+SELECT fingerprint() = :'before' AS unchanged;
+
+SELECT status, count(*) FROM job_chunks GROUP BY status ORDER BY status;

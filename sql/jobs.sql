@@ -1,0 +1,80 @@
+--
+-- Job controls: jc_pause_job, jc_resume_job, jc_cancel_job
+--
+SET search_path = jobchunk, public;
+
+DELETE FROM crawl_jobs;
+INSERT INTO crawl_jobs (id, name) VALUES (80, 'paused'), (81, 'running'), (82, 'cancelled');
+SELECT count(*) FROM jc_create_chunks(80, 2000, 9);
+SELECT count(*) FROM jc_create_chunks(81, 1000, 1);
+SELECT count(*) FROM jc_create_chunks(82, 2000);
+SELECT min(id) AS p0 FROM job_chunks WHERE job_id = 80 \gset
+SELECT id, state FROM crawl_jobs ORDER BY id;
+
+-- A paused job's chunks are not claimed, by job or across jobs; its chunks
+-- in flight finish normally.
+SELECT chunk_index FROM jc_next_pending(80);
+SELECT jc_pause_job(80);
+SELECT jc_pause_job(80);
+SELECT state, updated_at > created_at AS touched FROM crawl_jobs WHERE id = 80;
+SELECT count(*) FROM jc_next_pending(80);
+SELECT count(*) FROM jc_claim(80, 10);
+SELECT job_id, chunk_index FROM jc_next_pending();
+SELECT status FROM jc_mark_completed(:p0);
+SELECT pending, completed FROM jc_statistics(80);
+
+-- Resumed, they are claimed again.
+SELECT jc_resume_job(80);
+SELECT state FROM crawl_jobs WHERE id = 80;
+SELECT job_id, chunk_index FROM jc_next_pending();
+
+-- Cancelling fails the pending chunks and returns how many; chunks in
+-- flight finish; nothing more is claimed; cancelling again fails none.
+SELECT job_id, chunk_index FROM jc_next_pending(82);
+SELECT jc_cancel_job(82);
+SELECT jc_cancel_job(82);
+SELECT status, error_message, count(*) FROM job_chunks WHERE job_id = 82
+GROUP BY status, error_message ORDER BY status;
+SELECT count(*) FROM jc_next_pending(82);
+SELECT chunk_index, status FROM jc_mark_completed(
+    ARRAY(SELECT id FROM job_chunks WHERE job_id = 82 AND status = 'processing'));
+SELECT is_complete, completion_percentage, success_rate FROM jc_progress(82);
+
+-- A chunk in flight whose lease expires in a cancelled job fails.
+SELECT jc_pause_job(81);
+SELECT count(*) FROM jc_next_pending(81);
+SELECT jc_resume_job(81);
+SELECT chunk_index FROM jc_next_pending(81);
+SELECT jc_cancel_job(81);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id = 81 AND status = 'processing';
+SELECT count(*) FROM jc_next_pending();
+SELECT status, retry_count, error_message FROM job_chunks WHERE job_id = 81;
+
+-- A cancelled job is final.
+SELECT fingerprint() AS before \gset
+SELECT sql, outcome(sql) FROM (VALUES
+    ('SELECT jobchunk.jc_pause_job(82)'),
+    ('SELECT jobchunk.jc_resume_job(82)'),
+    ('SELECT jobchunk.jc_retry((SELECT min(id) FROM jobchunk.job_chunks WHERE job_id = 82 AND status = ''failed''))'),
+    ('SELECT jobchunk.jc_pause_job(99)'),
+    ('SELECT jobchunk.jc_resume_job(99)'),
+    ('SELECT jobchunk.jc_cancel_job(99)'),
+    ('SELECT jobchunk.jc_pause_job(NULL)'),
+    ('SELECT jobchunk.jc_resume_job(NULL)'),
+    ('SELECT jobchunk.jc_cancel_job(NULL)')
+) AS t(sql);
+SELECT fingerprint() = :'before' AS unchanged;
+INSERT INTO crawl_jobs (id, name, state) VALUES (83, 'born cancelled', 'cancelled');
+SELECT outcome('SELECT jobchunk.jc_create_chunks(83, 100)');
+
+-- A paused job's chunks can still be created and retried; they wait.
+INSERT INTO crawl_jobs (id, name) VALUES (84, 'created paused');
+SELECT jc_pause_job(84);
+SELECT count(*) FROM jc_create_chunks(84, 500);
+SELECT status FROM jc_mark_processing((SELECT id FROM job_chunks WHERE job_id = 84));
+SELECT status FROM jc_mark_failed((SELECT id FROM job_chunks WHERE job_id = 84), 'x');
+SELECT status FROM jc_retry((SELECT id FROM job_chunks WHERE job_id = 84));
+SELECT count(*) FROM jc_next_pending(84);
+
+SELECT id, state FROM crawl_jobs ORDER BY id;

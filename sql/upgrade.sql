@@ -1,0 +1,63 @@
+--
+-- ALTER EXTENSION jobchunk UPDATE from 1.0, holding data: the data survive,
+-- chunks in flight get a lease, and the new functions work.
+--
+CREATE EXTENSION jobchunk VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SET search_path = jobchunk, public;
+
+-- The rows 1.0 left behind.  The library installed is already 1.1's, which
+-- refuses to run on the 1.0 definitions: the rows are written directly.
+INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
+INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
+                        error_message, retry_count, task_id)
+VALUES (1, 0, 'completed', 7, '{"start": 0, "end": 499}', NULL, 0, 'old-1'),
+       (1, 1, 'processing', 7, '{"start": 500, "end": 999}', NULL, 0, 'old-2'),
+       (1, 2, 'pending', 7, '{"start": 1000, "end": 1499}', 'Timeout', 1, NULL),
+       (1, 3, 'pending', 7, '{"start": 1500, "end": 1999}', NULL, 0, NULL),
+       (1, 4, 'failed', 7, '{"start": 2000, "end": 2499}', 'Gone', 3, 'old-3'),
+       (2, 0, 'processing', 5, '{"start": 0, "end": 499}', NULL, 0, 'old-2'),
+       (2, 1, 'pending', 5, '{"start": 500, "end": 999}', NULL, 0, NULL);
+
+SELECT outcome('SELECT jobchunk.jc_next_pending(1)');
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+
+CREATE TEMP TABLE before AS
+SELECT id, job_id, chunk_index, status, priority, image_range, error_message,
+       retry_count, task_id, created_at, updated_at
+FROM job_chunks;
+CREATE TEMP TABLE jobs_before AS SELECT * FROM crawl_jobs;
+
+ALTER EXTENSION jobchunk UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+
+-- Every row kept its values.
+SELECT count(*) AS chunks, count(*) FILTER (WHERE b IS NOT DISTINCT FROM
+    (SELECT x FROM (SELECT id, job_id, chunk_index, status, priority, image_range,
+                           error_message, retry_count, task_id, created_at, updated_at
+                    FROM job_chunks c WHERE c.id = b.id) x)) AS unchanged
+FROM before b;
+SELECT count(*) AS jobs FROM jobs_before b JOIN crawl_jobs j USING (id)
+WHERE (b.name, b.created_at, b.updated_at) IS NOT DISTINCT FROM (j.name, j.created_at, j.updated_at);
+
+-- Chunks in flight hold a lease of five minutes from the update, token 1.
+SELECT id, status, lease_token,
+       lease_expires_at BETWEEN now() AND now() + interval '5 minutes' AS leased
+FROM job_chunks ORDER BY id;
+SELECT id, state FROM crawl_jobs ORDER BY id;
+
+-- The new and changed functions work on the old data.
+SELECT jc_heartbeat(2, 1, interval '1 hour') - now() AS lease;
+SELECT id, status FROM jc_mark_completed(2, 1);
+SELECT id, chunk_index, lease_token FROM jc_claim(1, 2, 'new');
+SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[], ARRAY[1, 1]);
+SELECT jc_pause_job(2);
+SELECT count(*) FROM jc_next_pending(2);
+SELECT jc_cancel_job(2);
+SELECT * FROM jc_statistics(1);
+SELECT * FROM jc_statistics(2);
+
+DROP EXTENSION jobchunk;
+DROP SCHEMA jobchunk;
+DROP FUNCTION public.outcome(text);
+DROP FUNCTION public.fingerprint();

@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * jobs.c
+ *		Job controls: jc_pause_job(), jc_resume_job(), jc_cancel_job().
+ *
+ * A job is active, paused or cancelled (crawl_jobs.state).  Only an active
+ * job's chunks are claimed; chunks in flight finish normally whatever the
+ * job's state.  Cancelling also fails the job's pending chunks, and is
+ * final.
+ *
+ * src/jobs.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(jc_pause_job);
+PG_FUNCTION_INFO_V1(jc_resume_job);
+PG_FUNCTION_INFO_V1(jc_cancel_job);
+
+static JcQuery lock_job = {
+	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery set_state = {
+	.sql = "UPDATE @extschema@.crawl_jobs AS j "
+		"SET state = $2, updated_at = pg_catalog.now() "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1",
+	.nargs = 2,
+	.argtypes = {INT8OID, TEXTOID},
+	.expect = SPI_OK_UPDATE
+};
+
+static JcQuery fail_pending = {
+	.sql = "UPDATE @extschema@.job_chunks AS c "
+		"SET status = 'failed', error_message = 'job cancelled', "
+		"updated_at = pg_catalog.now() "
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
+		"AND c.status OPERATOR(pg_catalog.=) 'pending'",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_UPDATE
+};
+
+/*
+ * Lock the job and move it to state new_state, which only a cancelled job
+ * refuses; return the state it had.  Needs an SPI connection.
+ */
+static char *
+change_state(int64 job_id, const char *new_state, const char *action)
+{
+	Datum		values[2];
+	char	   *old_state;
+
+	values[0] = Int64GetDatum(job_id);
+	if (jc_execute(&lock_job, values, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+
+	old_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(old_state, "cancelled") == 0 && strcmp(new_state, "cancelled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job " INT64_FORMAT " cannot be %s", job_id, action),
+				 errdetail("The job is cancelled, which is final.")));
+
+	if (strcmp(old_state, new_state) != 0)
+	{
+		values[1] = CStringGetTextDatum(new_state);
+		jc_execute(&set_state, values, NULL, false);
+	}
+	return old_state;
+}
+
+/*
+ * jc_pause_job(job_id bigint) RETURNS void
+ */
+Datum
+jc_pause_job(PG_FUNCTION_ARGS)
+{
+	jc_check_not_null(fcinfo, 0);
+	jc_connect(fcinfo);
+	change_state(PG_GETARG_INT64(0), "paused", "paused");
+	jc_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * jc_resume_job(job_id bigint) RETURNS void
+ */
+Datum
+jc_resume_job(PG_FUNCTION_ARGS)
+{
+	jc_check_not_null(fcinfo, 0);
+	jc_connect(fcinfo);
+	if (strcmp(change_state(PG_GETARG_INT64(0), "active", "resumed"), "paused") == 0)
+		jc_notify_claimable(PG_GETARG_INT64(0));
+	jc_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * jc_cancel_job(job_id bigint) RETURNS bigint
+ *
+ * Returns how many pending chunks it failed.
+ */
+Datum
+jc_cancel_job(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+	uint64		failed;
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	change_state(PG_GETARG_INT64(0), "cancelled", "cancelled");
+	failed = jc_execute(&fail_pending, values, NULL, false);
+	jc_finish();
+	PG_RETURN_INT64((int64) failed);
+}
