@@ -19,7 +19,7 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs gucs dump drop upgrade
 
-ISOLATION = claim create
+ISOLATION = claim create leases jobs
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
 
 TAP_TESTS = 1
