@@ -4,6 +4,7 @@ MODULE_big = jobchunk
 OBJS = \
 	src/jobchunk.o \
 	src/checks.o \
+	src/counts.o \
 	src/notify.o \
 	src/jobs.o \
 	src/plans.o \
@@ -17,7 +18,7 @@ EXTENSION = jobchunk
 DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics leases batch jobs gucs dump drop upgrade
+REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans gucs dump drop upgrade
 
 ISOLATION = claim create leases jobs
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk

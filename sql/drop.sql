@@ -3,7 +3,7 @@
 -- session works at once (the kept plans are made again).
 --
 SELECT count(*) AS claimed FROM jobchunk.jc_next_pending();
-SELECT total > 0 AS has_chunks FROM jobchunk.jc_statistics(84);
+SELECT total > 0 AS has_chunks FROM jobchunk.jc_statistics(90);
 
 DROP EXTENSION jobchunk;
 SELECT count(*) AS left_over FROM pg_class WHERE relname IN ('job_chunks', 'crawl_jobs');

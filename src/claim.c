@@ -8,7 +8,9 @@
  * once retry_count has reached jobchunk.max_retries.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
  * first, then older, then lower id), locks them with FOR UPDATE SKIP LOCKED
- * and marks them processing with a lease and a new fencing token.
+ * and marks them processing with a lease and a new fencing token.  (Chunk
+ * ids follow chunk_index within a job, so the order by id is the order by
+ * chunk_index.)
  * Concurrent callers therefore never get the same chunk and never wait for
  * each other: a chunk another transaction holds is skipped, and a chunk
  * claimed meanwhile fails the status test when its new version is rechecked.
@@ -36,10 +38,12 @@ PG_FUNCTION_INFO_V1(jc_claim);
 static int64 last_job_served = 0;
 
 /*
- * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many.
- * Returns the job of each chunk made pending again.
+ * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
+ * $4 the counts' stripe.  Returns the job of each chunk taken back, and
+ * whether it can be claimed now.
  */
 #define REAP(job_filter) \
+	"WITH reaped AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " \
 	"status = CASE WHEN c.retry_count OPERATOR(pg_catalog.>=) $2 " \
 	"OR j.state OPERATOR(pg_catalog.=) 'cancelled' THEN 'failed' ELSE 'pending' END, " \
@@ -56,26 +60,31 @@ static int64 last_job_served = 0;
 	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
 	"AND e.lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.now() " \
 	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE OF e SKIP LOCKED)) " \
-	"RETURNING c.job_id, c.status OPERATOR(pg_catalog.=) 'pending' " \
-	"AND j.state OPERATOR(pg_catalog.=) 'active'"
+	"RETURNING c.job_id, c.status, j.state), " \
+	JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM reaped " \
+			 "WHERE status OPERATOR(pg_catalog.=) 'failed'", "$4") \
+	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' " \
+	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped"
 
 static JcQuery reap_job = {
 	.sql = REAP("e.job_id OPERATOR(pg_catalog.=) $1 AND "),
-	.nargs = 3,
-	.argtypes = {INT8OID, INT4OID, INT4OID},
-	.expect = SPI_OK_UPDATE_RETURNING
+	.nargs = 4,
+	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 static JcQuery reap_any_job = {
 	.sql = REAP(""),
-	.nargs = 3,
-	.argtypes = {INT8OID, INT4OID, INT4OID},
-	.expect = SPI_OK_UPDATE_RETURNING
+	.nargs = 4,
+	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 /*
  * $1 job_id, $2 task_id, $3 lease, $4 how many.  The rows come back in
- * claim order.
+ * claim order.  Within a job chunk_index orders as id does; ordering by it
+ * makes job_chunks_job_claim_idx the only index that provides the order
+ * (job_chunks_claim_idx would have to step over other jobs' chunks).
  */
 static JcQuery claim_from_job = {
 	.sql = "WITH claimed AS ("
@@ -91,20 +100,26 @@ static JcQuery claim_from_job = {
 		"AND EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1 "
 		"AND j.state OPERATOR(pg_catalog.=) 'active') "
-		"ORDER BY n.priority DESC, n.created_at, n.id "
+		"ORDER BY n.priority DESC, n.created_at, n.chunk_index "
 		"LIMIT $4 FOR UPDATE SKIP LOCKED)) "
 		"RETURNING c.*) "
-		"SELECT * FROM claimed ORDER BY priority DESC, created_at, id",
+		"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index",
 	.nargs = 4,
 	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
 
-/* Walking the jobs with pending chunks, by priority and then job id. */
+/*
+ * Walking the jobs with pending chunks, by priority and then job id.  The
+ * ORDER BY is the whole claim order, so that job_chunks_claim_idx is the
+ * only index that provides it: the (job_id, chunk_index) key would look
+ * cheaper for "the first job after $2" while stepping over every chunk of
+ * the jobs in between that is not pending.
+ */
 static JcQuery first_job = {
 	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
-		"ORDER BY n.priority DESC, n.job_id LIMIT 1",
+		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
 	.nargs = 0,
 	.expect = SPI_OK_SELECT
 };
@@ -114,7 +129,7 @@ static JcQuery next_job_at_priority = {
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
 		"AND n.priority OPERATOR(pg_catalog.=) $1 "
 		"AND n.job_id OPERATOR(pg_catalog.>) $2 "
-		"ORDER BY n.job_id LIMIT 1",
+		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
 	.nargs = 2,
 	.argtypes = {INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
@@ -124,7 +139,7 @@ static JcQuery first_job_below_priority = {
 	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
 		"AND n.priority OPERATOR(pg_catalog.<) $1 "
-		"ORDER BY n.priority DESC, n.job_id LIMIT 1",
+		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
 	.nargs = 1,
 	.argtypes = {INT4OID},
 	.expect = SPI_OK_SELECT
@@ -154,12 +169,13 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id)
 static void
 reap(bool any_job, int64 job_id, int n)
 {
-	Datum		values[3];
+	Datum		values[4];
 	uint64		reaped;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int32GetDatum(jc_max_retries);
 	values[2] = Int32GetDatum(n);
+	values[3] = jc_stripe();
 	reaped = jc_execute(any_job ? &reap_any_job : &reap_job, values, NULL, false);
 
 	for (uint64 i = 0; i < reaped; i++)

@@ -56,6 +56,14 @@ static JcQuery insert_chunks = {
 	.expect = SPI_OK_INSERT_RETURNING
 };
 
+static JcQuery count_chunks = {
+	.sql = "WITH " JC_COUNT("SELECT $1 AS job_id, $2 AS total, 0 AS completed, 0 AS failed", "$3")
+		"SELECT",
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
 /*
  * jc_create_chunks(job_id bigint, max_images bigint, priority int DEFAULT 5)
  *		RETURNS SETOF job_chunks
@@ -130,6 +138,10 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(chunk_size);
 	values[4] = Int32GetDatum((int32) (nchunks - 1));
 	jc_execute_into_result(fcinfo, &insert_chunks, values, NULL, false);
+
+	values[1] = Int32GetDatum((int32) nchunks);
+	values[2] = jc_stripe();
+	jc_execute(&count_chunks, values, NULL, false);
 	if (strcmp(state, "active") == 0)
 		jc_notify_claimable(job_id);
 

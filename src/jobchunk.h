@@ -54,6 +54,25 @@ typedef struct JcQuery
 	uint64		generation;
 } JcQuery;
 
+/*
+ * Chunk counts: the SQL of two CTEs, "delta" and "counted", to put after
+ * the CTE of a statement that changes chunks.  delta_select yields rows
+ * (job_id, total, completed, failed) of integer changes; counted adds them
+ * to each job's stripe number stripe_param in job_counts.  See counts.c.
+ */
+#define JC_STRIPES 64
+#define JC_COUNT(delta_select, stripe_param) \
+	"delta AS (" delta_select "), " \
+	"counted AS (INSERT INTO @extschema@.job_counts AS k " \
+	"(job_id, stripe, total, completed, failed) " \
+	"SELECT d.job_id, " stripe_param ", pg_catalog.sum(d.total), " \
+	"pg_catalog.sum(d.completed), pg_catalog.sum(d.failed) " \
+	"FROM delta AS d GROUP BY d.job_id " \
+	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
+	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
+	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
+	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed) "
+
 /* plans.c */
 extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);
@@ -74,6 +93,9 @@ extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
 extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
+
+/* counts.c */
+extern Datum jc_stripe(void);
 
 /* notify.c */
 extern void jc_notify_claimable(int64 job_id);

@@ -39,14 +39,18 @@ static JcQuery set_state = {
 };
 
 static JcQuery fail_pending = {
-	.sql = "UPDATE @extschema@.job_chunks AS c "
+	.sql = "WITH changed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'failed', error_message = 'job cancelled', "
 		"updated_at = pg_catalog.now() "
 		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
-		"AND c.status OPERATOR(pg_catalog.=) 'pending'",
-	.nargs = 1,
-	.argtypes = {INT8OID},
-	.expect = SPI_OK_UPDATE
+		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
+		"RETURNING c.job_id), "
+		JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM changed", "$2")
+		"SELECT pg_catalog.count(*) FROM changed",
+	.nargs = 2,
+	.argtypes = {INT8OID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 /*
@@ -115,15 +119,18 @@ jc_resume_job(PG_FUNCTION_ARGS)
 Datum
 jc_cancel_job(PG_FUNCTION_ARGS)
 {
-	Datum		values[1];
-	uint64		failed;
+	Datum		values[2];
+	bool		isnull;
+	Datum		failed;
 
 	jc_check_not_null(fcinfo, 0);
 	values[0] = PG_GETARG_DATUM(0);
+	values[1] = jc_stripe();
 
 	jc_connect(fcinfo);
 	change_state(PG_GETARG_INT64(0), "cancelled", "cancelled");
-	failed = jc_execute(&fail_pending, values, NULL, false);
+	jc_execute(&fail_pending, values, NULL, false);
+	failed = jc_result_value(1, &isnull);
 	jc_finish();
-	PG_RETURN_INT64((int64) failed);
+	PG_RETURN_DATUM(failed);
 }

@@ -24,14 +24,29 @@ static JcQuery chunks_of_job = {
 	.expect = SPI_OK_SELECT
 };
 
-static JcQuery chunks_of_job_in_status = {
-	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c "
-		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
-		"AND c.status OPERATOR(pg_catalog.=) $2 "
-		"ORDER BY c.chunk_index",
-	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
-	.expect = SPI_OK_SELECT
+/*
+ * One statement for each status, so that each is planned for the partial
+ * index on chunks in that status, if any.
+ */
+#define CHUNKS_IN_STATUS(status) { \
+	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c " \
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 " \
+		"AND c.status OPERATOR(pg_catalog.=) '" status "' " \
+		"ORDER BY c.chunk_index", \
+	.nargs = 1, \
+	.argtypes = {INT8OID}, \
+	.expect = SPI_OK_SELECT \
+}
+
+static const char *const statuses[] = {
+	JC_PENDING, JC_PROCESSING, JC_COMPLETED, JC_FAILED
+};
+
+static JcQuery chunks_in_status[] = {
+	CHUNKS_IN_STATUS(JC_PENDING),
+	CHUNKS_IN_STATUS(JC_PROCESSING),
+	CHUNKS_IN_STATUS(JC_COMPLETED),
+	CHUNKS_IN_STATUS(JC_FAILED)
 };
 
 static JcQuery chunk_by_id = {
@@ -42,18 +57,22 @@ static JcQuery chunk_by_id = {
 	.expect = SPI_OK_SELECT
 };
 
-static void
-check_status_name(const char *status)
+/*
+ * The statement that reads the chunks in the named status.
+ */
+static JcQuery *
+chunks_in(const char *status)
 {
-	if (strcmp(status, JC_PENDING) != 0 &&
-		strcmp(status, JC_PROCESSING) != 0 &&
-		strcmp(status, JC_COMPLETED) != 0 &&
-		strcmp(status, JC_FAILED) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid chunk status: \"%s\"", status),
-				 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
-						 ", " JC_COMPLETED " and " JC_FAILED ".")));
+	for (size_t i = 0; i < lengthof(statuses); i++)
+		if (strcmp(status, statuses[i]) == 0)
+			return &chunks_in_status[i];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid chunk status: \"%s\"", status),
+			 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
+					 ", " JC_COMPLETED " and " JC_FAILED ".")));
+	pg_unreachable();
 }
 
 /*
@@ -66,23 +85,18 @@ Datum
 jc_chunks(PG_FUNCTION_ARGS)
 {
 	int64		job_id;
-	Datum		values[2];
+	JcQuery    *query = &chunks_of_job;
+	Datum		values[1];
 
 	jc_check_not_null(fcinfo, 0);
 	job_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(job_id);
 	if (!PG_ARGISNULL(1))
-	{
-		check_status_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-		values[1] = PG_GETARG_DATUM(1);
-	}
+		query = chunks_in(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 
 	jc_connect(fcinfo);
 	jc_check_job_exists(job_id);
-
-	jc_execute_into_result(fcinfo,
-						   PG_ARGISNULL(1) ? &chunks_of_job : &chunks_of_job_in_status,
-						   values, NULL, true);
+	jc_execute_into_result(fcinfo, query, values, NULL, true);
 	jc_finish();
 	return (Datum) 0;
 }

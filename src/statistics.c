@@ -4,7 +4,8 @@
  *		A job's progress: jc_statistics(), jc_progress(), jc_is_complete().
  *
  * All three read the same exact counts of the job's chunks by status, taken
- * in one statement and so consistent with each other and with the rows.
+ * in one statement and so consistent with each other and with the rows, in
+ * time independent of the size of the job (see counts.c).
  *
  * completion_percentage is the share of chunks in a final status (completed
  * or failed), success_rate the share completed, both from 0 to 100 rounded
@@ -36,15 +37,23 @@ typedef struct JobCounts
 	int64		failed;
 } JobCounts;
 
+/*
+ * The job's existence, its counts summed over the stripes, and its chunks in
+ * flight, counted from the partial index on processing chunks: a handful of
+ * index entries whatever the size of the job.
+ */
 static JcQuery count_chunks = {
 	.sql = "SELECT EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1), "
-		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'pending'), "
-		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'processing'), "
-		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'completed'), "
-		"pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'failed') "
-		"FROM @extschema@.job_chunks AS c "
-		"WHERE c.job_id OPERATOR(pg_catalog.=) $1",
+		"k.total, k.completed, k.failed, "
+		"(SELECT pg_catalog.count(*) FROM @extschema@.job_chunks AS c "
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
+		"AND c.status OPERATOR(pg_catalog.=) 'processing') "
+		"FROM (SELECT COALESCE(pg_catalog.sum(k.total), 0)::bigint AS total, "
+		"COALESCE(pg_catalog.sum(k.completed), 0)::bigint AS completed, "
+		"COALESCE(pg_catalog.sum(k.failed), 0)::bigint AS failed "
+		"FROM @extschema@.job_counts AS k "
+		"WHERE k.job_id OPERATOR(pg_catalog.=) $1) AS k",
 	.nargs = 1,
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
@@ -82,12 +91,12 @@ count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
 				 errmsg("job " INT64_FORMAT " does not exist",
 						PG_GETARG_INT64(0))));
 
-	counts->pending = count_column(2);
-	counts->processing = count_column(3);
-	counts->completed = count_column(4);
-	counts->failed = count_column(5);
-	counts->total = counts->pending + counts->processing +
-		counts->completed + counts->failed;
+	counts->total = count_column(2);
+	counts->completed = count_column(3);
+	counts->failed = count_column(4);
+	counts->processing = count_column(5);
+	counts->pending = counts->total - counts->completed - counts->failed -
+		counts->processing;
 	jc_finish();
 }
 

@@ -52,19 +52,22 @@ static JcQuery mark_processing = {
 };
 
 static JcQuery mark_completed = {
-	.sql = "UPDATE @extschema@.job_chunks AS c "
+	.sql = "WITH changed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'completed', error_message = NULL, "
 		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
 		FENCED_PROCESSING
-		"RETURNING c",
-	.nargs = 2,
-	.argtypes = {INT8OID, INT8OID},
-	.expect = SPI_OK_UPDATE_RETURNING
+		"RETURNING c AS chunk, c.job_id), "
+		JC_COUNT("SELECT job_id, 0 AS total, 1 AS completed, 0 AS failed FROM changed", "$3")
+		"SELECT chunk FROM changed",
+	.nargs = 3,
+	.argtypes = {INT8OID, INT8OID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 static JcQuery mark_completed_many = {
-	.sql = "WITH done AS ("
+	.sql = "WITH changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'completed', error_message = NULL, "
 		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
@@ -72,28 +75,33 @@ static JcQuery mark_completed_many = {
 		"WHERE c.id OPERATOR(pg_catalog.=) u.id "
 		"AND c.status OPERATOR(pg_catalog.=) 'processing' "
 		"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
-		"RETURNING c.*) "
-		"SELECT * FROM done ORDER BY id",
-	.nargs = 2,
-	.argtypes = {INT8ARRAYOID, INT8ARRAYOID},
+		"RETURNING c.*), "
+		JC_COUNT("SELECT job_id, 0 AS total, 1 AS completed, 0 AS failed FROM changed", "$3")
+		"SELECT * FROM changed ORDER BY id",
+	.nargs = 3,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
 
 static JcQuery mark_failed = {
-	.sql = "UPDATE @extschema@.job_chunks AS c "
+	.sql = "WITH changed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'failed', error_message = $3, "
 		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
 		FENCED_PROCESSING
-		"RETURNING c",
-	.nargs = 3,
-	.argtypes = {INT8OID, INT8OID, TEXTOID},
-	.expect = SPI_OK_UPDATE_RETURNING
+		"RETURNING c AS chunk, c.job_id), "
+		JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM changed", "$4")
+		"SELECT chunk FROM changed",
+	.nargs = 4,
+	.argtypes = {INT8OID, INT8OID, TEXTOID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 /* Also returns whether the chunk is claimable now, its job being active. */
 static JcQuery retry = {
-	.sql = "UPDATE @extschema@.job_chunks AS c "
+	.sql = "WITH changed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'pending', retry_count = c.retry_count OPERATOR(pg_catalog.+) 1, "
 		"task_id = NULL, updated_at = pg_catalog.now() "
 		"FROM @extschema@.crawl_jobs AS j "
@@ -102,10 +110,13 @@ static JcQuery retry = {
 		"AND c.status OPERATOR(pg_catalog.=) 'failed' "
 		"AND c.retry_count OPERATOR(pg_catalog.<) $2 "
 		"AND j.state OPERATOR(pg_catalog.<>) 'cancelled' "
-		"RETURNING c, c.job_id, j.state OPERATOR(pg_catalog.=) 'active'",
-	.nargs = 2,
-	.argtypes = {INT8OID, INT4OID},
-	.expect = SPI_OK_UPDATE_RETURNING
+		"RETURNING c AS chunk, c.job_id, "
+		"j.state OPERATOR(pg_catalog.=) 'active' AS claimable), "
+		JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, -1 AS failed FROM changed", "$3")
+		"SELECT chunk, job_id, claimable FROM changed",
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT4OID},
+	.expect = SPI_OK_SELECT
 };
 
 static JcQuery heartbeat = {
@@ -250,8 +261,8 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
 	int64		token;
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
 	jc_check_nargs(fcinfo, 2);
 	jc_check_not_null(fcinfo, 0);
@@ -259,6 +270,7 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 	token = token_arg(fcinfo, 1, &nulls[1]);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int64GetDatum(token);
+	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
 	PG_RETURN_DATUM(changed(jc_execute(&mark_completed, values, nulls, false),
@@ -275,8 +287,8 @@ jc_mark_failed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
 	int64		token;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 
 	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
@@ -286,6 +298,7 @@ jc_mark_failed(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int64GetDatum(token);
 	values[2] = PG_GETARG_DATUM(1);
+	values[3] = jc_stripe();
 
 	jc_connect(fcinfo);
 	PG_RETURN_DATUM(changed(jc_execute(&mark_failed, values, nulls, false),
@@ -300,13 +313,14 @@ Datum
 jc_retry(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[2];
+	Datum		values[3];
 	bool		isnull;
 
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int32GetDatum(jc_max_retries);
+	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
 	if (jc_execute(&retry, values, NULL, false) == 1 &&
@@ -399,8 +413,8 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	int64	   *tokens = NULL;
 	int64	   *sorted;
 	int64	   *done;
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	uint64		ndone;
 
 	jc_check_not_null(fcinfo, 0);
@@ -429,6 +443,7 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
 	ndone = jc_execute(&mark_completed_many, values, nulls, false);

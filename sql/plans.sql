@@ -1,0 +1,86 @@
+--
+-- The statements the functions run use the intended indexes, and none scans
+-- job_chunks sequentially, on a table large enough for the planner to care.
+-- The scans are read from the statistics views around each call, so that it
+-- is the functions' own statements that are checked.
+--
+SET search_path = jobchunk, public;
+
+DELETE FROM crawl_jobs;
+INSERT INTO crawl_jobs (id, name) VALUES (90, 'big'), (91, 'small');
+SET jobchunk.chunk_size = 1;
+SELECT count(*) FROM jc_create_chunks(90, 100000);
+SELECT count(*) FROM jc_create_chunks(91, 100);
+RESET jobchunk.chunk_size;
+ANALYZE crawl_jobs, job_chunks, job_counts;
+
+-- The scans of each table and index of the extension so far.
+CREATE FUNCTION pg_temp.scans() RETURNS TABLE (relation name, scans bigint)
+LANGUAGE sql AS $$
+    SELECT relname || ' (seq)', seq_scan FROM pg_stat_user_tables
+    WHERE schemaname = 'jobchunk'
+    UNION ALL
+    SELECT indexrelname, idx_scan FROM pg_stat_user_indexes
+    WHERE schemaname = 'jobchunk'
+$$;
+CREATE TEMP TABLE before_call (relation name, scans bigint);
+
+-- used(sql) runs the statement, repeated so that kept plans turn generic;
+-- report() then lists job_chunks and those of its indexes that were scanned
+-- (the other tables are small, and the planner may read them whole).
+CREATE FUNCTION pg_temp.used(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..8 LOOP
+        EXECUTE sql;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION pg_temp.report() RETURNS TABLE (relation name, scanned boolean)
+LANGUAGE sql AS $$
+    SELECT a.relation, a.scans > b.scans
+    FROM pg_temp.scans() AS a JOIN before_call AS b USING (relation)
+    WHERE a.relation LIKE 'job\_chunks%' AND
+          (a.scans > b.scans OR a.relation = 'job_chunks (seq)')
+    ORDER BY 1
+$$;
+
+-- Claims from one job, and across jobs.
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_next_pending(90)');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_next_pending()');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+
+-- Completing a chunk by id, with its token.
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_mark_completed(c.id, c.lease_token) FROM jobchunk.jc_next_pending(90) AS c');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+
+-- Statistics, progress and completion.
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_statistics(90), jobchunk.jc_progress(90), jobchunk.jc_is_complete(90)');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+
+-- Failed chunks of a job.
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_chunks(90, ''failed'')');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+
+SELECT total, pending, processing, completed FROM jc_statistics(90);
