@@ -27,7 +27,9 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PG_CPPFLAGS = -I$(srcdir)/src
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror
+# Warnings are errors here and in CI; packagers may build with WERROR=.
+WERROR ?= -Werror
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

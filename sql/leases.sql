@@ -53,6 +53,7 @@ SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', 2, interval ''-1 minute'')'),
     ('SELECT jobchunk.jc_next_pending(60, NULL, interval ''0'')'),
     ('SELECT jobchunk.jc_mark_processing(' || :c0 + 4 || ', NULL, interval ''-1 day'')'),
+    ('SELECT jobchunk.jc_next_pending(60, NULL, interval ''101 years'')'),
     ('SELECT jobchunk.jc_mark_completed(' || :c0 + 4 || ', 1)')
 ) AS t(sql);
 SELECT fingerprint() = :'before' AS unchanged;
@@ -83,6 +84,13 @@ RESET jobchunk.max_retries;
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :c0 + 3;
 SELECT chunk_index, retry_count, lease_token, task_id FROM jc_next_pending(NULL, 'w4');
+
+-- Even when the chunk taken back is the only one left to claim.
+SELECT count(*) FROM jc_claim(60, 100);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE id = :c0 + 5;
+SELECT chunk_index, retry_count, lease_token FROM jc_next_pending();
+SELECT count(*) FROM jc_next_pending();
 
 -- Only processing chunks have a lease.
 SELECT status, count(*), count(lease_expires_at) AS leased

@@ -19,6 +19,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "access/xact.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
@@ -68,8 +69,8 @@ jc_check_not_null(FunctionCallInfo fcinfo, int argno)
 /*
  * Raise invalid_parameter_value if task_id is longer than the column holds.
  */
-void
-jc_check_task_id(text *task_id)
+static void
+check_task_id(text *task_id)
 {
 	int			len = pg_mbstrlen_with_len(VARDATA_ANY(task_id),
 										   VARSIZE_ANY_EXHDR(task_id));
@@ -77,8 +78,9 @@ jc_check_task_id(text *task_id)
 	if (len > JC_TASK_ID_MAXLEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task_id is %d characters long, but at most %d are allowed",
-						len, JC_TASK_ID_MAXLEN)));
+				 errmsg("task_id is too long"),
+				 errdetail("It has %d characters; at most %d are allowed.",
+						   len, JC_TASK_ID_MAXLEN)));
 }
 
 /*
@@ -93,33 +95,39 @@ jc_check_job_exists(int64 job_id)
 	if (jc_execute(&job_exists, values, NULL, true) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+				 errmsg("job %lld does not exist", (long long) job_id)));
 }
 
+/*
+ * The SQL definitions and the library of the extension are of different
+ * versions, as between installing a new library and ALTER EXTENSION UPDATE.
+ * Its own SQLSTATE, feature_not_supported, keeps it apart from the errors a
+ * worker acts on (a lost lease is object_not_in_prerequisite_state).
+ */
 static void
-report_old_definitions(const char *installed)
+report_version_mismatch(const char *installed)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("the SQL definitions of extension jobchunk are older than its library"),
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the SQL definitions of extension jobchunk do not match its library"),
 			 installed ? errdetail("The installed version is %s; the library is for %s.",
 								   installed, JC_SQL_VERSION) : 0,
 			 errhint("Run ALTER EXTENSION jobchunk UPDATE.")));
 }
 
 /*
- * Refuse to run a C function through SQL definitions of an older version of
- * the extension, which pass fewer arguments than the library expects.
+ * Refuse to run a C function through SQL definitions of another version of
+ * the extension, which pass other arguments than the library expects.
  */
 void
 jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 {
 	if (PG_NARGS() != nargs)
-		report_old_definitions(NULL);
+		report_version_mismatch(NULL);
 }
 
 /*
- * Refuse to prepare statements for the tables of an older version of the
+ * Refuse to prepare statements for the tables of another version of the
  * extension.  Needs an SPI connection.
  */
 void
@@ -135,18 +143,25 @@ jc_check_sql_version(void)
 		return;					/* the functions were made outside the extension */
 	installed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(installed, JC_SQL_VERSION) != 0)
-		report_old_definitions(installed);
+		report_version_mismatch(installed);
 }
 
 /*
- * The lease interval in argument argno: jobchunk.lease_timeout when NULL,
- * and it must be positive.
+ * The lease interval in argument argno, jobchunk.lease_timeout when NULL.
+ * A lease runs from the start of the statement (statement_timestamp()), and
+ * must end after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
+ * interval with zero is not enough: from the 1st of February, '1 mon -29
+ * days' ends in the past.)
  */
+#define JC_MAX_LEASE_YEARS 100
+
 Datum
 jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
-	Interval	zero = {0};
+	Interval	longest = {0};
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+	Datum		end;
 
 	if (PG_ARGISNULL(argno))
 	{
@@ -155,15 +170,25 @@ jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 		return IntervalPGetDatum(lease);
 	}
 
-	if (!DatumGetBool(DirectFunctionCall2(interval_gt, PG_GETARG_DATUM(argno),
-										  IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid lease: %s",
-						DatumGetCString(DirectFunctionCall1(interval_out,
-															PG_GETARG_DATUM(argno)))),
-				 errdetail("A lease must be longer than zero.")));
-	return PG_GETARG_DATUM(argno);
+	/* Bounded first, so that adding it to a timestamp cannot overflow. */
+	longest.month = JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR;
+	if (DatumGetBool(DirectFunctionCall2(interval_le, PG_GETARG_DATUM(argno),
+										 IntervalPGetDatum(&longest))))
+	{
+		end = DirectFunctionCall2(timestamptz_pl_interval,
+								  TimestampTzGetDatum(start),
+								  PG_GETARG_DATUM(argno));
+		if (DatumGetTimestampTz(end) > start)
+			return PG_GETARG_DATUM(argno);
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid lease: %s",
+					DatumGetCString(DirectFunctionCall1(interval_out,
+														PG_GETARG_DATUM(argno)))),
+			 errdetail("A lease must end after it starts, and within %d years.",
+					   JC_MAX_LEASE_YEARS)));
 }
 
 /*
@@ -178,7 +203,7 @@ jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null)
 		*null = 'n';
 		return (Datum) 0;
 	}
-	jc_check_task_id(PG_GETARG_TEXT_PP(argno));
+	check_task_id(PG_GETARG_TEXT_PP(argno));
 	*null = ' ';
 	return PG_GETARG_DATUM(argno);
 }

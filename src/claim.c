@@ -28,6 +28,8 @@
  */
 #include "jobchunk.h"
 
+#include <limits.h>
+
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 
@@ -39,27 +41,39 @@ static int64 last_job_served = 0;
 
 /*
  * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
- * $4 the counts' stripe.  Returns the job of each chunk taken back, and
- * whether it can be claimed now.
+ * $4 the counts' stripe.  A chunk taken back becomes pending as a new
+ * attempt, or failed once it is out of retries or its job is cancelled.
+ * Returns the job of each chunk taken back, and whether it can be claimed
+ * now.
+ *
+ * The jobs of the expired chunks are locked FOR KEY SHARE before their state
+ * is read, so that a concurrent jc_cancel_job(), which locks its job FOR
+ * UPDATE, either sees the chunks this statement makes pending or makes this
+ * statement see the job cancelled.
  */
+#define GIVE_UP \
+	"(c.retry_count OPERATOR(pg_catalog.>=) $2 OR j.state OPERATOR(pg_catalog.=) 'cancelled')"
 #define REAP(job_filter) \
-	"WITH reaped AS (" \
+	"WITH expired AS (" \
+	"SELECT e.id, e.job_id FROM @extschema@.job_chunks AS e " \
+	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
+	"AND e.lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.now() " \
+	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), " \
+	"jobs AS (" \
+	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j " \
+	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.job_id FROM expired AS x)) " \
+	"ORDER BY j.id FOR KEY SHARE), " \
+	"reaped AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " \
-	"status = CASE WHEN c.retry_count OPERATOR(pg_catalog.>=) $2 " \
-	"OR j.state OPERATOR(pg_catalog.=) 'cancelled' THEN 'failed' ELSE 'pending' END, " \
-	"retry_count = CASE WHEN c.retry_count OPERATOR(pg_catalog.>=) $2 " \
-	"OR j.state OPERATOR(pg_catalog.=) 'cancelled' " \
-	"THEN c.retry_count ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, " \
+	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, " \
+	"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count " \
+	"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, " \
+	"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, " \
 	"error_message = CASE WHEN j.state OPERATOR(pg_catalog.=) 'cancelled' " \
 	"THEN 'job cancelled' ELSE 'lease expired' END, " \
 	"lease_expires_at = NULL, updated_at = pg_catalog.now() " \
-	"FROM @extschema@.crawl_jobs AS j " \
-	"WHERE j.id OPERATOR(pg_catalog.=) c.job_id " \
-	"AND c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
-	"SELECT e.id FROM @extschema@.job_chunks AS e " \
-	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
-	"AND e.lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.now() " \
-	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE OF e SKIP LOCKED)) " \
+	"FROM expired AS x JOIN jobs AS j ON j.id OPERATOR(pg_catalog.=) x.job_id " \
+	"WHERE c.id OPERATOR(pg_catalog.=) x.id " \
 	"RETURNING c.job_id, c.status, j.state), " \
 	JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM reaped " \
 			 "WHERE status OPERATOR(pg_catalog.=) 'failed'", "$4") \
@@ -91,7 +105,7 @@ static JcQuery claim_from_job = {
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'processing', task_id = $2, "
 		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
-		"lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY("
 		"SELECT n.id FROM @extschema@.job_chunks AS n "
@@ -116,14 +130,6 @@ static JcQuery claim_from_job = {
  * cheaper for "the first job after $2" while stepping over every chunk of
  * the jobs in between that is not pending.
  */
-static JcQuery first_job = {
-	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
-		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
-		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
-	.nargs = 0,
-	.expect = SPI_OK_SELECT
-};
-
 static JcQuery next_job_at_priority = {
 	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
@@ -135,6 +141,7 @@ static JcQuery next_job_at_priority = {
 	.expect = SPI_OK_SELECT
 };
 
+/* The first job below a priority; INT_MAX finds the first of all. */
 static JcQuery first_job_below_priority = {
 	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
@@ -153,7 +160,8 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id)
 {
 	bool		isnull;
 
-	if (jc_execute(query, values, NULL, true) == 0)
+	/* Not read-only: the walk must see the chunks reap() made pending. */
+	if (jc_execute(query, values, NULL, false) == 0)
 		return false;
 	*priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
@@ -241,7 +249,8 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 	uint64		claimed = 0;
 	Datum		values[2];
 
-	if (!find_job(&first_job, NULL, &priority, &first))
+	values[0] = Int32GetDatum(INT_MAX);
+	if (!find_job(&first_job_below_priority, values, &priority, &first))
 		return;
 
 	for (;;)

@@ -93,7 +93,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	if (max_images <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid max_images: " INT64_FORMAT, max_images),
+				 errmsg("invalid max_images: %lld", (long long) max_images),
 				 errdetail("A job needs at least one image.")));
 	if (priority < 0 || priority > 10)
 		ereport(ERROR,
@@ -105,11 +105,10 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	if (nchunks > INT_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a job of " INT64_FORMAT " images would have too many chunks",
-						max_images),
-				 errdetail("With jobchunk.chunk_size " INT64_FORMAT " that is "
-						   INT64_FORMAT " chunks, and at most %d are possible.",
-						   chunk_size, nchunks, INT_MAX),
+				 errmsg("a job of %lld images would have too many chunks",
+						(long long) max_images),
+				 errdetail("With jobchunk.chunk_size %lld that is %lld chunks, and at most %d are possible.",
+						   (long long) chunk_size, (long long) nchunks, INT_MAX),
 				 errhint("Raise jobchunk.chunk_size.")));
 
 	jc_connect(fcinfo);
@@ -118,18 +117,18 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	if (jc_execute(&lock_job, values, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+				 errmsg("job %lld does not exist", (long long) job_id)));
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(state, "cancelled") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("job " INT64_FORMAT " is cancelled", job_id),
+				 errmsg("job %lld is cancelled", (long long) job_id),
 				 errdetail("A cancelled job gets no new chunks.")));
 
 	if (jc_execute(&job_has_chunks, values, NULL, false) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("job " INT64_FORMAT " already has chunks", job_id),
+				 errmsg("job %lld already has chunks", (long long) job_id),
 				 errdetail("A job's chunks are created once."),
 				 errhint("Read them with jc_chunks(), or delete the job and create a new one.")));
 

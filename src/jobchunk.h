@@ -58,7 +58,9 @@ typedef struct JcQuery
  * Chunk counts: the SQL of two CTEs, "delta" and "counted", to put after
  * the CTE of a statement that changes chunks.  delta_select yields rows
  * (job_id, total, completed, failed) of integer changes; counted adds them
- * to each job's stripe number stripe_param in job_counts.  See counts.c.
+ * to each job's stripe number stripe_param in job_counts, in job order so
+ * that two statements changing the same stripes lock them in the same order.
+ * See counts.c.
  */
 #define JC_STRIPES 64
 #define JC_COUNT(delta_select, stripe_param) \
@@ -67,7 +69,7 @@ typedef struct JcQuery
 	"(job_id, stripe, total, completed, failed) " \
 	"SELECT d.job_id, " stripe_param ", pg_catalog.sum(d.total), " \
 	"pg_catalog.sum(d.completed), pg_catalog.sum(d.failed) " \
-	"FROM delta AS d GROUP BY d.job_id " \
+	"FROM delta AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
@@ -87,7 +89,6 @@ extern Datum jc_result_value(int column, bool *isnull);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
-extern void jc_check_task_id(text *task_id);
 extern void jc_check_job_exists(int64 job_id);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);

@@ -21,9 +21,24 @@ PG_FUNCTION_INFO_V1(jc_pause_job);
 PG_FUNCTION_INFO_V1(jc_resume_job);
 PG_FUNCTION_INFO_V1(jc_cancel_job);
 
+/*
+ * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
+ * and claims that take back expired leases (FOR KEY SHARE) go on.
+ * Cancelling locks it FOR UPDATE: it waits for them, and they for it, so
+ * that no chunk of a cancelled job is left pending (see transitions.c and
+ * claim.c).
+ */
 static JcQuery lock_job = {
 	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery lock_job_to_cancel = {
+	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 	.nargs = 1,
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
@@ -64,16 +79,17 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	char	   *old_state;
 
 	values[0] = Int64GetDatum(job_id);
-	if (jc_execute(&lock_job, values, NULL, false) == 0)
+	if (jc_execute(strcmp(new_state, "cancelled") == 0 ? &lock_job_to_cancel : &lock_job,
+				   values, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+				 errmsg("job %lld does not exist", (long long) job_id)));
 
 	old_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(old_state, "cancelled") == 0 && strcmp(new_state, "cancelled") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("job " INT64_FORMAT " cannot be %s", job_id, action),
+				 errmsg("job %lld cannot be %s", (long long) job_id, action),
 				 errdetail("The job is cancelled, which is final.")));
 
 	if (strcmp(old_state, new_state) != 0)

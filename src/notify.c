@@ -22,6 +22,6 @@ jc_notify_claimable(int64 job_id)
 {
 	char		payload[32];
 
-	snprintf(payload, sizeof(payload), INT64_FORMAT, job_id);
+	snprintf(payload, sizeof(payload), "%lld", (long long) job_id);
 	Async_Notify(JC_CHANNEL, payload);
 }

@@ -88,8 +88,8 @@ count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
 									SPI_tuptable->tupdesc, 1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job " INT64_FORMAT " does not exist",
-						PG_GETARG_INT64(0))));
+				 errmsg("job %lld does not exist",
+						(long long) PG_GETARG_INT64(0))));
 
 	counts->total = count_column(2);
 	counts->completed = count_column(3);
@@ -112,8 +112,8 @@ percentage(int64 part, int64 total)
 
 	if (total > 0)
 		hundredths = (part * 20000 / total + 1) / 2;
-	snprintf(buf, sizeof(buf), INT64_FORMAT ".%02d",
-			 hundredths / 100, (int) (hundredths % 100));
+	snprintf(buf, sizeof(buf), "%lld.%02d",
+			 (long long) (hundredths / 100), (int) (hundredths % 100));
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
@@ -122,6 +122,24 @@ static bool
 is_complete(const JobCounts *counts)
 {
 	return counts->total > 0 && counts->pending == 0 && counts->processing == 0;
+}
+
+/*
+ * Put the columns jc_statistics() and jc_progress() share, from job_id to
+ * success_rate, into values from values[*i] on.
+ */
+static void
+put_statistics(FunctionCallInfo fcinfo, const JobCounts *counts,
+			   Datum *values, int *i)
+{
+	values[(*i)++] = PG_GETARG_DATUM(0);
+	values[(*i)++] = Int64GetDatum(counts->total);
+	values[(*i)++] = Int64GetDatum(counts->pending);
+	values[(*i)++] = Int64GetDatum(counts->processing);
+	values[(*i)++] = Int64GetDatum(counts->completed);
+	values[(*i)++] = Int64GetDatum(counts->failed);
+	values[(*i)++] = percentage(counts->completed + counts->failed, counts->total);
+	values[(*i)++] = percentage(counts->completed, counts->total);
 }
 
 static TupleDesc
@@ -152,14 +170,7 @@ jc_statistics(PG_FUNCTION_ARGS)
 
 	count_job_chunks(fcinfo, &counts);
 
-	values[i++] = PG_GETARG_DATUM(0);
-	values[i++] = Int64GetDatum(counts.total);
-	values[i++] = Int64GetDatum(counts.pending);
-	values[i++] = Int64GetDatum(counts.processing);
-	values[i++] = Int64GetDatum(counts.completed);
-	values[i++] = Int64GetDatum(counts.failed);
-	values[i++] = percentage(counts.completed + counts.failed, counts.total);
-	values[i++] = percentage(counts.completed, counts.total);
+	put_statistics(fcinfo, &counts, values, &i);
 	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -187,14 +198,7 @@ jc_progress(PG_FUNCTION_ARGS)
 
 	count_job_chunks(fcinfo, &counts);
 
-	values[i++] = PG_GETARG_DATUM(0);
-	values[i++] = Int64GetDatum(counts.total);
-	values[i++] = Int64GetDatum(counts.pending);
-	values[i++] = Int64GetDatum(counts.processing);
-	values[i++] = Int64GetDatum(counts.completed);
-	values[i++] = Int64GetDatum(counts.failed);
-	values[i++] = percentage(counts.completed + counts.failed, counts.total);
-	values[i++] = percentage(counts.completed, counts.total);
+	put_statistics(fcinfo, &counts, values, &i);
 	values[i++] = BoolGetDatum(is_complete(&counts));
 	values[i++] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	Assert(i == tupdesc->natts);

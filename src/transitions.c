@@ -41,7 +41,7 @@ static JcQuery mark_processing = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'processing', task_id = $2, "
 		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
-		"lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
@@ -98,13 +98,24 @@ static JcQuery mark_failed = {
 	.expect = SPI_OK_SELECT
 };
 
-/* Also returns whether the chunk is claimable now, its job being active. */
+/*
+ * Also returns whether the chunk is claimable now, its job being active.
+ * The job is locked FOR KEY SHARE before its state is read, so that a
+ * concurrent jc_cancel_job(), which locks it FOR UPDATE, either fails the
+ * chunk this makes pending or makes this see the job cancelled.
+ */
 static JcQuery retry = {
-	.sql = "WITH changed AS ("
+	.sql = "WITH job AS ("
+		"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) "
+		"(SELECT f.job_id FROM @extschema@.job_chunks AS f "
+		"WHERE f.id OPERATOR(pg_catalog.=) $1) "
+		"FOR KEY SHARE), "
+		"changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'pending', retry_count = c.retry_count OPERATOR(pg_catalog.+) 1, "
 		"task_id = NULL, updated_at = pg_catalog.now() "
-		"FROM @extschema@.crawl_jobs AS j "
+		"FROM job AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) c.job_id "
 		"AND c.id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'failed' "
@@ -121,7 +132,7 @@ static JcQuery retry = {
 
 static JcQuery heartbeat = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3, "
+		"SET lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1 "
 		FENCED_PROCESSING
@@ -163,7 +174,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	if (jc_execute(&chunk_state, values, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("chunk " INT64_FORMAT " does not exist", chunk_id)));
+				 errmsg("chunk %lld does not exist", (long long) chunk_id)));
 
 	row = SPI_tuptable->vals[0];
 	tupdesc = SPI_tuptable->tupdesc;
@@ -175,29 +186,36 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk " INT64_FORMAT " is no longer held by lease token " INT64_FORMAT,
-						chunk_id, token),
-				 errdetail("The chunk is %s, and its current lease token is " INT64_FORMAT ".",
-						   status, current_token),
+				 errmsg("chunk %lld is no longer held by lease token %lld",
+						(long long) chunk_id, (long long) token),
+				 errdetail("The chunk is %s, and its current lease token is %lld.",
+						   status, (long long) current_token),
 				 errhint("Another worker may have claimed it after the lease expired.")));
 
 	if (strcmp(status, from) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
+				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
 				 errdetail("The chunk is %s; only a %s chunk can be %s.",
 						   status, from, done)));
+
+	/* Another transaction changed the chunk after the change missed it. */
+	if (strcmp(from, JC_FAILED) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
+				 errdetail("The chunk changed status while the call ran.")));
 
 	/* Only a retry can be refused for more: its job, or the retry limit. */
 	if (strcmp(SPI_getvalue(row, tupdesc, 5), "cancelled") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
+				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
 				 errdetail("Its job %s is cancelled.", SPI_getvalue(row, tupdesc, 4))));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("chunk " INT64_FORMAT " cannot be %s", chunk_id, done),
+			 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
 			 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
 							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
 							  retries, retries, jc_max_retries),
@@ -437,8 +455,8 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 		if (sorted[i] == sorted[i - 1])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("chunk " INT64_FORMAT " appears more than once in chunk_ids",
-							sorted[i])));
+					 errmsg("chunk %lld appears more than once in chunk_ids",
+							(long long) sorted[i])));
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
@@ -464,8 +482,8 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 			if (bsearch(&ids[i], done, ndone, sizeof(int64), compare_int64) == NULL)
 				refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
 					   "marked completed", JC_PROCESSING);
-		elog(ERROR, "completed " UINT64_FORMAT " of %d chunks, but each was done",
-			 ndone, nids);
+		elog(ERROR, "completed %llu of %d chunks, but each was done",
+			 (unsigned long long) ndone, nids);
 	}
 
 	jc_return_tuptable(fcinfo);
