@@ -3,6 +3,10 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION jobchunk UPDATE TO '1.1'" to load this file. \quit
 
+-- pg_dump does not record columns added to an extension's table.
+COMMENT ON TABLE @extschema@.crawl_jobs IS
+    'jobs whose work is split into chunks; keep application data in a table of your own';
+
 --
 -- Jobs can be paused and cancelled.
 --
