@@ -36,7 +36,7 @@ ALTER TABLE @extschema@.job_chunks
                OPERATOR(pg_catalog.=) (lease_expires_at IS NOT NULL));
 
 -- A job's chunks in flight, by expiry: to take back expired leases, and to
--- count and list processing chunks.
+-- list processing chunks.
 CREATE INDEX job_chunks_lease_idx
     ON @extschema@.job_chunks (job_id, lease_expires_at)
     WHERE status OPERATOR(pg_catalog.=) 'processing';
@@ -79,18 +79,18 @@ ALTER TABLE @extschema@.job_chunks SET (autovacuum_vacuum_scale_factor = 0.02);
 
 --
 -- Exact statistics in constant time.  Each job's numbers of chunks in all,
--- completed and failed are sums over a few stripes, each written by the
--- backends whose process id falls on it, so that workers completing chunks
--- of one job do not queue on one row.  The chunks in flight are counted
--- from job_chunks_lease_idx, and pending ones are the rest.  The stripes
--- change in the same transaction as the chunks, so the sums always agree
--- with the rows.
+-- processing, completed and failed are sums over a few stripes, each written
+-- by the backends whose process id falls on it, so that workers of one job
+-- do not queue on one row.  Pending ones are the rest.  The stripes change
+-- in the same statement as the chunks, so the sums always agree with the
+-- rows.
 --
 CREATE TABLE @extschema@.job_counts (
     job_id      bigint NOT NULL
                 REFERENCES @extschema@.crawl_jobs (id) ON DELETE CASCADE,
     stripe      integer NOT NULL,
     total       bigint NOT NULL DEFAULT 0,
+    processing  bigint NOT NULL DEFAULT 0,
     completed   bigint NOT NULL DEFAULT 0,
     failed      bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, stripe)
@@ -99,8 +99,9 @@ CREATE TABLE @extschema@.job_counts (
 COMMENT ON TABLE @extschema@.job_counts IS
     'per-job chunk counts in stripes, kept by the jc_* functions; sum them for a job';
 
-INSERT INTO @extschema@.job_counts (job_id, stripe, total, completed, failed)
+INSERT INTO @extschema@.job_counts (job_id, stripe, total, processing, completed, failed)
 SELECT c.job_id, 0, pg_catalog.count(*),
+       pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'processing'),
        pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'completed'),
        pg_catalog.count(*) FILTER (WHERE c.status OPERATOR(pg_catalog.=) 'failed')
 FROM @extschema@.job_chunks AS c

@@ -67,7 +67,7 @@ SELECT pg_temp.used('SELECT jobchunk.jc_mark_completed(c.id, c.lease_token) FROM
 SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 
--- Statistics, progress and completion.
+-- Statistics, progress and completion: job_chunks is not read at all.
 TRUNCATE before_call;
 SELECT pg_stat_force_next_flush();
 INSERT INTO before_call SELECT * FROM pg_temp.scans();

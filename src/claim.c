@@ -75,8 +75,8 @@ static int64 last_job_served = 0;
 	"FROM expired AS x JOIN jobs AS j ON j.id OPERATOR(pg_catalog.=) x.job_id " \
 	"WHERE c.id OPERATOR(pg_catalog.=) x.id " \
 	"RETURNING c.job_id, c.status, j.state), " \
-	JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM reaped " \
-			 "WHERE status OPERATOR(pg_catalog.=) 'failed'", "$4") \
+	JC_COUNT("reaped", "0", "-1", "0", \
+			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$4") \
 	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' " \
 	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped"
 
@@ -95,8 +95,8 @@ static JcQuery reap_any_job = {
 };
 
 /*
- * $1 job_id, $2 task_id, $3 lease, $4 how many.  The rows come back in
- * claim order.  Within a job chunk_index orders as id does; ordering by it
+ * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe.  The
+ * rows come back in claim order.  Within a job chunk_index orders as id does; ordering by it
  * makes job_chunks_job_claim_idx the only index that provides the order
  * (job_chunks_claim_idx would have to step over other jobs' chunks).
  */
@@ -116,10 +116,11 @@ static JcQuery claim_from_job = {
 		"AND j.state OPERATOR(pg_catalog.=) 'active') "
 		"ORDER BY n.priority DESC, n.created_at, n.chunk_index "
 		"LIMIT $4 FOR UPDATE SKIP LOCKED)) "
-		"RETURNING c.*) "
+		"RETURNING c.*), "
+		JC_COUNT("claimed", "0", "1", "0", "0", "$5")
 		"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index",
-	.nargs = 4,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID},
+	.nargs = 5,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -205,14 +206,15 @@ static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		  Datum lease, int n)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = task_id;
 	nulls[1] = task_null;
 	values[2] = lease;
 	values[3] = Int32GetDatum(n);
+	values[4] = jc_stripe();
 	return jc_execute_into_result(fcinfo, &claim_from_job, values, nulls, false);
 }
 

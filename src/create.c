@@ -57,7 +57,7 @@ static JcQuery insert_chunks = {
 };
 
 static JcQuery count_chunks = {
-	.sql = "WITH " JC_COUNT("SELECT $1 AS job_id, $2 AS total, 0 AS completed, 0 AS failed", "$3")
+	.sql = "WITH " JC_COUNT("(SELECT $1 AS job_id)", "$2", "0", "0", "0", "$3")
 		"SELECT",
 	.nargs = 3,
 	.argtypes = {INT8OID, INT4OID, INT4OID},

@@ -55,23 +55,25 @@ typedef struct JcQuery
 } JcQuery;
 
 /*
- * Chunk counts: the SQL of two CTEs, "delta" and "counted", to put after
- * the CTE of a statement that changes chunks.  delta_select yields rows
- * (job_id, total, completed, failed) of integer changes; counted adds them
- * to each job's stripe number stripe_param in job_counts, in job order so
- * that two statements changing the same stripes lock them in the same order.
- * See counts.c.
+ * Chunk counts: the SQL of a CTE "counted", to put after the CTE of a
+ * statement that changes chunks.  For each row d of source (which has a
+ * column job_id), the integer expressions total, processing, completed and
+ * failed give the changes of the counts; counted adds them up per job into
+ * the job's stripe number stripe in job_counts, in job order so that two
+ * statements changing the same stripes lock them in the same order.  See
+ * counts.c.
  */
 #define JC_STRIPES 64
-#define JC_COUNT(delta_select, stripe_param) \
-	"delta AS (" delta_select "), " \
+#define JC_COUNT(source, total, processing, completed, failed, stripe) \
 	"counted AS (INSERT INTO @extschema@.job_counts AS k " \
-	"(job_id, stripe, total, completed, failed) " \
-	"SELECT d.job_id, " stripe_param ", pg_catalog.sum(d.total), " \
-	"pg_catalog.sum(d.completed), pg_catalog.sum(d.failed) " \
-	"FROM delta AS d GROUP BY d.job_id ORDER BY d.job_id " \
+	"(job_id, stripe, total, processing, completed, failed) " \
+	"SELECT d.job_id, " stripe ", pg_catalog.sum(" total "), " \
+	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
+	"pg_catalog.sum(" failed ") " \
+	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
+	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed) "
 

@@ -61,7 +61,7 @@ static JcQuery fail_pending = {
 		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c.job_id), "
-		JC_COUNT("SELECT job_id, 0 AS total, 0 AS completed, 1 AS failed FROM changed", "$2")
+		JC_COUNT("changed", "0", "0", "0", "1", "$2")
 		"SELECT pg_catalog.count(*) FROM changed",
 	.nargs = 2,
 	.argtypes = {INT8OID, INT4OID},

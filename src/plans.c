@@ -3,8 +3,9 @@
  * plans.c
  *		Running the extension's statements through SPI.
  *
- * Every statement is prepared once per backend and kept (SPI_prepare plus
- * SPI_keepplan), with its arguments passed as parameters.  The statements
+ * Every statement is prepared once per backend and kept (SPI_prepare_cursor
+ * plus SPI_keepplan), planned once for all parameter values, and run with
+ * its arguments passed as parameters.  The statements
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when that schema changes (the extension was
@@ -110,7 +111,13 @@ get_plan(JcQuery *query)
 	}
 	appendStringInfoString(&sql, rest);
 
-	plan = SPI_prepare(sql.data, query->nargs, query->argtypes);
+	/*
+	 * A generic plan from the start: the statements are written so that the
+	 * intended index serves every parameter value, and planning each call
+	 * anew would cost more than running it.
+	 */
+	plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql.data, SPI_result_code_string(SPI_result));

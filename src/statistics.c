@@ -38,22 +38,18 @@ typedef struct JobCounts
 } JobCounts;
 
 /*
- * The job's existence, its counts summed over the stripes, and its chunks in
- * flight, counted from the partial index on processing chunks: a handful of
- * index entries whatever the size of the job.
+ * The job's existence and its counts, summed over the stripes: a few rows
+ * of job_counts whatever the size of the job.
  */
 static JcQuery count_chunks = {
 	.sql = "SELECT EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1), "
-		"k.total, k.completed, k.failed, "
-		"(SELECT pg_catalog.count(*) FROM @extschema@.job_chunks AS c "
-		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
-		"AND c.status OPERATOR(pg_catalog.=) 'processing') "
-		"FROM (SELECT COALESCE(pg_catalog.sum(k.total), 0)::bigint AS total, "
-		"COALESCE(pg_catalog.sum(k.completed), 0)::bigint AS completed, "
-		"COALESCE(pg_catalog.sum(k.failed), 0)::bigint AS failed "
+		"COALESCE(pg_catalog.sum(k.total), 0)::bigint, "
+		"COALESCE(pg_catalog.sum(k.processing), 0)::bigint, "
+		"COALESCE(pg_catalog.sum(k.completed), 0)::bigint, "
+		"COALESCE(pg_catalog.sum(k.failed), 0)::bigint "
 		"FROM @extschema@.job_counts AS k "
-		"WHERE k.job_id OPERATOR(pg_catalog.=) $1) AS k",
+		"WHERE k.job_id OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
@@ -92,9 +88,9 @@ count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
 						(long long) PG_GETARG_INT64(0))));
 
 	counts->total = count_column(2);
-	counts->completed = count_column(3);
-	counts->failed = count_column(4);
-	counts->processing = count_column(5);
+	counts->processing = count_column(3);
+	counts->completed = count_column(4);
+	counts->failed = count_column(5);
 	counts->pending = counts->total - counts->completed - counts->failed -
 		counts->processing;
 	jc_finish();
