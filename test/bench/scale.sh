@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# test/bench/scale.sh: jobchunk at scale, against baselines measured in the
+# same run on the same server.
+#
+# Run as root:   bash test/bench/scale.sh [--quick] [--no-build]
+#
+# Prints one section per question (test/bench/README.md says how to read
+# them); asserts no speed, but exits non-zero if a measurement fails.
+#   creation   jc_create_chunks of N chunks against a bare INSERT ... SELECT
+#              generate_series of the same rows into the same table, each
+#              twice, alternating
+#   progress   jc_progress / jc_statistics server time on a job of N chunks
+#              while 16 clients claim and complete its chunks, and whether
+#              the counts equal the rows (checked in the same snapshot)
+#   size       claim + complete throughput (8 clients) on a job of 100,000
+#              chunks, first alone in the table, then with BIG more chunks of
+#              other jobs, all completed, in the table
+#   bloat      CYCLES claim + complete cycles (8 clients, autovacuum as
+#              configured) in ten slices: throughput, and the size of
+#              job_chunks with its indexes, after each slice
+#   memory     the private resident memory (RssAnon: not the shared buffers
+#              the backend touches, which VmRSS counts) of one backend over
+#              CALLS claim + complete cycles
+# Full: N = 1,000,000, BIG = 10,000,000, CYCLES = 1,000,000, CALLS = 1,000,000
+# (about 30 minutes here); --quick: 200,000, 1,000,000, 200,000, 100,000.
+#
+# Server settings: those of test/bench/run.sh (shared_buffers=1GB,
+# synchronous_commit=on, max_wal_size=8GB, checkpoint_timeout=30min,
+# maintenance_work_mem=256MB, jit=off, autovacuum at its defaults).
+
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/common.sh"
+
+QUICK=0
+BUILD=1
+for arg in "$@"; do
+	case $arg in
+	--quick) QUICK=1 ;;
+	--no-build) BUILD=0 ;;
+	*) echo "unknown argument: $arg" >&2; exit 2 ;;
+	esac
+done
+if [ "$QUICK" = 1 ]; then
+	N=200000 BIG=1000000 CYCLES=200000 CALLS=100000
+else
+	N=1000000 BIG=10000000 CYCLES=1000000 CALLS=1000000
+fi
+export PGPORT=${PGPORT:-54349}
+
+install_packages make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
+[ "$BUILD" = 1 ] && build_and_install
+start_cluster
+for setting in shared_buffers=1GB synchronous_commit=on max_wal_size=8GB \
+	checkpoint_timeout=30min maintenance_work_mem=256MB jit=off; do
+	as_postgres psql -X -q -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'"
+done
+as_postgres pg_ctl -D "$WORK_DIR/data" -w restart >/dev/null
+chmod 777 "$WORK_DIR"
+
+sql() { as_postgres psql -X -q -At -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' "$@"; }
+
+# pgbench as the postgres user: pgbench_run SCRIPT CLIENTS ARGS... prints tps
+pgbench_run() {
+	local script=$1 clients=$2
+	shift 2
+	as_postgres pgbench -n -M prepared -c "$clients" -j 2 -f "$script" "$@" postgres \
+		>"$WORK_DIR/pgbench.out" 2>&1 || { cat "$WORK_DIR/pgbench.out" >&2; return 1; }
+	if grep -q "number of failed transactions: [1-9]" "$WORK_DIR/pgbench.out"; then
+		cat "$WORK_DIR/pgbench.out" >&2
+		return 1
+	fi
+	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK_DIR/pgbench.out"
+}
+
+# a worker's cycle on job :job, as pgbench scripts
+cat >"$WORK_DIR/cycle.sql" <<'EOF'
+SELECT id, lease_token AS tok FROM jobchunk.jc_next_pending(:job) \gset
+SELECT 1 FROM jobchunk.jc_mark_completed(:id::bigint, :tok::bigint);
+EOF
+chmod 644 "$WORK_DIR/cycle.sql"
+
+sql -c "CREATE EXTENSION jobchunk"
+# new_job NAME CHUNKS: a job of CHUNKS one-image chunks; prints its id
+new_job() {
+	local id
+	id=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('$1') RETURNING id")
+	sql -c "SET jobchunk.chunk_size = 1" -c "SELECT count(*) FROM jobchunk.jc_create_chunks($id, $2)" >/dev/null
+	echo "$id"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "== jobchunk at scale ($( [ "$QUICK" = 1 ] && echo quick || echo full )): $(nproc) cores," \
+	"$(free -g | awk '/^Mem:/ { print $2 }') GiB, $(sql -c 'SHOW server_version')"
+
+# ---------------------------------------------------------------- creation
+echo
+echo "== creation of $N chunks (ms)"
+bare_ms=() jc_ms=()
+for round in 1 2; do
+	job=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('bare $round') RETURNING id")
+	sql -c "CHECKPOINT"
+	bare_ms+=("$(sql -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" \
+		-c "INSERT INTO jobchunk.job_chunks (job_id, chunk_index, priority, image_range)
+			SELECT $job, i, 5, pg_catalog.jsonb_build_object('start', i::bigint, 'end', i::bigint)
+			FROM generate_series(0, $N - 1) AS i" \
+		-c "SELECT extract(epoch FROM clock_timestamp()) * 1000" |
+		awk 'NR == 1 { t = $1 } NR == 2 { printf "%.0f", $1 - t }')")
+	job=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('jc $round') RETURNING id")
+	sql -c "CHECKPOINT"
+	jc_ms+=("$(sql -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" \
+		-c "SET jobchunk.chunk_size = 1" \
+		-c "SELECT count(*) FROM jobchunk.jc_create_chunks($job, $N)" \
+		-c "SELECT extract(epoch FROM clock_timestamp()) * 1000" |
+		awk 'NR == 1 { t = $1 } NR == 3 { printf "%.0f", $1 - t }')")
+done
+printf '%-28s %10s %10s\n' "" "round 1" "round 2"
+printf '%-28s %10s %10s\n' "bare INSERT ... SELECT" "${bare_ms[0]}" "${bare_ms[1]}"
+printf '%-28s %10s %10s\n' "jc_create_chunks" "${jc_ms[0]}" "${jc_ms[1]}"
+echo "ratio jc_create_chunks / bare: $(ratio $((jc_ms[0] + jc_ms[1])) $((bare_ms[0] + bare_ms[1])))"
+sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- progress
+echo
+echo "== progress of a job of $N chunks while 16 clients work on it"
+job=$(new_job progress "$N")
+sql -c "VACUUM ANALYZE"
+as_postgres pgbench -n -M prepared -c 16 -j 2 -T 20 -D job="$job" -f "$WORK_DIR/cycle.sql" postgres \
+	>"$WORK_DIR/progress-load.out" 2>&1 &
+load=$!
+as_postgres psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT pg_sleep(2)" >/dev/null	# let the load start
+sql -c "CREATE TABLE progress_times (ms float8)" -c "
+	DO \$\$
+	DECLARE
+		t0 timestamptz;
+	BEGIN
+		FOR i IN 1..2000 LOOP
+			t0 := clock_timestamp();
+			PERFORM * FROM jobchunk.jc_progress($job);
+			INSERT INTO progress_times VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);
+			t0 := clock_timestamp();
+			PERFORM * FROM jobchunk.jc_statistics($job);
+			INSERT INTO progress_times VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);
+		END LOOP;
+	END
+	\$\$"
+exact=0
+for check in $(seq 20); do
+	ok=$(sql -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "
+		SELECT s.total = count(*) AND s.pending = count(*) FILTER (WHERE c.status = 'pending')
+		   AND s.processing = count(*) FILTER (WHERE c.status = 'processing')
+		   AND s.completed = count(*) FILTER (WHERE c.status = 'completed')
+		   AND s.failed = count(*) FILTER (WHERE c.status = 'failed')
+		FROM jobchunk.jc_statistics($job) AS s, jobchunk.job_chunks AS c
+		WHERE c.job_id = $job GROUP BY s.total, s.pending, s.processing, s.completed, s.failed" -c "COMMIT")
+	[ "$ok" = t ] && exact=$((exact + 1))
+done
+wait "$load" || { cat "$WORK_DIR/progress-load.out" >&2; exit 1; }
+sql -c "SELECT 'calls ' || count(*) || ', median ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3)
+	|| ' ms, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3)
+	|| ' ms, max ' || round(max(ms)::numeric, 3) || ' ms' FROM progress_times"
+echo "load: $(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK_DIR/progress-load.out") cycles/s;" \
+	"counts equal to the rows in $exact of 20 snapshots"
+[ "$exact" = 20 ] || { echo "the statistics disagreed with the rows" >&2; exit 1; }
+sql -c "DROP TABLE progress_times" -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- size
+echo
+echo "== claim throughput and table size (8 clients, 15 s)"
+job=$(new_job small 100000)
+sql -c "VACUUM ANALYZE"
+small_tps=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -T 15 -D job="$job")
+filler=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('filler') RETURNING id")
+sql -c "INSERT INTO jobchunk.job_chunks (job_id, chunk_index, status, priority, image_range)
+	SELECT $filler, i, 'completed', 5, pg_catalog.jsonb_build_object('start', i::bigint, 'end', i::bigint)
+	FROM generate_series(0, $BIG - 1) AS i" -c "VACUUM ANALYZE"
+job=$(new_job small-again 100000)
+sql -c "VACUUM ANALYZE"
+big_tps=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -T 15 -D job="$job")
+printf '%-44s %10s\n' "100,000 chunks in the table" "$small_tps"
+printf '%-44s %10s\n' "$BIG more, completed, in the table" "$big_tps"
+echo "ratio large / small table: $(ratio "$big_tps" "$small_tps")"
+sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- bloat
+echo
+echo "== $CYCLES cycles in ten slices (8 clients, autovacuum on)"
+job=$(new_job bloat $((CYCLES + CYCLES / 10)))
+sql -c "VACUUM ANALYZE"
+printf '%-6s %12s %16s %14s\n' slice cycles/s "size (MB)" "dead tuples"
+first="" last=""
+for slice in $(seq 10); do
+	tps=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -t $((CYCLES / 80)) -D job="$job")
+	size=$(sql -c "SELECT round(pg_total_relation_size('jobchunk.job_chunks') / 1048576.0)")
+	dead=$(sql -c "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+	printf '%-6s %12s %16s %14s\n' "$slice" "$tps" "$size" "$dead"
+	[ "$slice" = 1 ] && first=$tps
+	last=$tps
+done
+echo "ratio last / first slice: $(ratio "$last" "$first")"
+sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- memory
+echo
+echo "== private resident memory (RssAnon) of one backend over $CALLS cycles"
+job=$(new_job memory $((CALLS + 1000)))
+sql -c "VACUUM ANALYZE"
+as_postgres pgbench -n -M prepared -c 1 -t "$CALLS" -D job="$job" -f "$WORK_DIR/cycle.sql" postgres \
+	>"$WORK_DIR/memory.out" 2>&1 &
+load=$!
+pid=""
+until [ -n "$pid" ]; do
+	pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'")
+done
+printf '%-12s %12s\n' cycles "RssAnon (kB)"
+samples=()
+while kill -0 "$load" 2>/dev/null; do
+	done_cycles=$(sql -c "SELECT completed FROM jobchunk.jc_statistics($job)")
+	rss=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || break
+	[ -n "$rss" ] || break
+	printf '%-12s %12s\n' "$done_cycles" "$rss"
+	samples+=("$rss")
+	as_postgres psql -X -q -c "SELECT pg_sleep(5)" >/dev/null
+done
+wait "$load" || { cat "$WORK_DIR/memory.out" >&2; exit 1; }
+[ ${#samples[@]} -ge 2 ] &&
+	echo "growth from the second sample to the last: $((samples[-1] - samples[1])) kB"
