@@ -18,7 +18,7 @@ EXTENSION = jobchunk
 DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans gucs dump drop upgrade
+REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans gucs bad_input privileges search_path dump drop upgrade
 
 ISOLATION = claim create leases jobs
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk

@@ -200,3 +200,66 @@ COMMENT ON FUNCTION @extschema@.jc_resume_job(bigint) IS
     'hand out the chunks of a paused job again';
 COMMENT ON FUNCTION @extschema@.jc_cancel_job(bigint) IS
     'fail the job''s pending chunks and stop handing out its chunks; returns how many failed';
+
+--
+-- Least privilege.  The functions run as the extension's owner (SECURITY
+-- DEFINER), so that a role can be allowed to claim and complete chunks, say,
+-- without being allowed to write the tables at all: EXECUTE on a function is
+-- the whole grant.  No one may call them until granted (REVOKE ... FROM
+-- PUBLIC).  Their search_path is fixed, although every name in their
+-- statements is schema-qualified already.
+--
+ALTER FUNCTION @extschema@.jc_create_chunks(bigint, bigint, integer)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_mark_processing(bigint, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_mark_completed(bigint, bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_mark_completed(bigint[], bigint[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_mark_failed(bigint, text, bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_retry(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_heartbeat(bigint, bigint, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_next_pending(bigint, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_claim(bigint, integer, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_chunks(bigint, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_chunk(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_statistics(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_progress(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_is_complete(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_pause_job(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_resume_job(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.jc_cancel_job(bigint)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+REVOKE EXECUTE ON FUNCTION
+    @extschema@.jc_create_chunks(bigint, bigint, integer),
+    @extschema@.jc_mark_processing(bigint, text, interval),
+    @extschema@.jc_mark_completed(bigint, bigint),
+    @extschema@.jc_mark_completed(bigint[], bigint[]),
+    @extschema@.jc_mark_failed(bigint, text, bigint),
+    @extschema@.jc_retry(bigint),
+    @extschema@.jc_heartbeat(bigint, bigint, interval),
+    @extschema@.jc_next_pending(bigint, text, interval),
+    @extschema@.jc_claim(bigint, integer, text, interval),
+    @extschema@.jc_chunks(bigint, text),
+    @extschema@.jc_chunk(bigint),
+    @extschema@.jc_statistics(bigint),
+    @extschema@.jc_progress(bigint),
+    @extschema@.jc_is_complete(bigint),
+    @extschema@.jc_pause_job(bigint),
+    @extschema@.jc_resume_job(bigint),
+    @extschema@.jc_cancel_job(bigint)
+FROM PUBLIC;

@@ -2,8 +2,9 @@
 # scripts/test.sh: every jobchunk test suite, from a fresh Debian 12 machine.
 #
 # Run as root: installs what is missing, builds with warnings as errors,
-# installs, starts a throwaway cluster, and runs the pg_regress suite, the
-# isolation specs and the TAP tests as the postgres OS user.  Exits non-zero
+# installs, runs cppcheck and clang-tidy (scripts/lint.sh), starts a
+# throwaway cluster, and runs the pg_regress suite, the isolation specs and
+# the TAP tests as the postgres OS user.  Exits non-zero
 # when anything fails; the last line counts the suites' tests.
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -11,6 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_packages make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
 	libipc-run-perl
 build_and_install
+bash "$SRC_DIR/scripts/lint.sh"
 start_cluster
 
 # The suites write their results into the tree: give the postgres user a

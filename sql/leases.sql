@@ -29,6 +29,8 @@ FROM jc_mark_processing(:c0 + 3, 'w2', interval '2 minutes');
 SELECT jc_heartbeat(:c0, 1) - now() AS lease;
 SELECT jc_heartbeat(:c0, 1, interval '1 hour') - now() AS lease;
 SELECT lease_expires_at > now() + interval '59 minutes' AS extended FROM jc_chunk(:c0);
+-- A heartbeat never shortens a lease.
+SELECT jc_heartbeat(:c0, 1, interval '1 second') > now() + interval '59 minutes' AS kept;
 
 -- The lease runs out (set back in time here, rather than waited for).
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'

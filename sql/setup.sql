@@ -39,12 +39,14 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- A fingerprint of every row of both tables, to prove that a failed call
--- changed nothing.
+-- A fingerprint of every row of the extension's tables, to prove that a
+-- failed call changed nothing.
 CREATE FUNCTION public.fingerprint() RETURNS text
 LANGUAGE sql AS $$
     SELECT md5(coalesce((SELECT string_agg(j::text, ',' ORDER BY j.id)
                          FROM jobchunk.crawl_jobs j), '') ||
                coalesce((SELECT string_agg(c::text, ',' ORDER BY c.id)
-                         FROM jobchunk.job_chunks c), ''))
+                         FROM jobchunk.job_chunks c), '') ||
+               coalesce((SELECT string_agg(k::text, ',' ORDER BY k.job_id, k.stripe)
+                         FROM jobchunk.job_counts k), ''))
 $$;

@@ -154,14 +154,15 @@ jc_check_sql_version(void)
  * days' ends in the past.)
  */
 #define JC_MAX_LEASE_YEARS 100
+#define JC_MAX_LEASE_DAYS (JC_MAX_LEASE_YEARS * 366)
+#define JC_MAX_LEASE_USECS ((int64) JC_MAX_LEASE_DAYS * USECS_PER_DAY)
 
 Datum
 jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
-	Interval	longest = {0};
 	TimestampTz start = GetCurrentStatementStartTimestamp();
-	Datum		end;
+	TimestampTz end;
 
 	if (PG_ARGISNULL(argno))
 	{
@@ -170,23 +171,34 @@ jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 		return IntervalPGetDatum(lease);
 	}
 
-	/* Bounded first, so that adding it to a timestamp cannot overflow. */
-	longest.month = JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR;
-	if (DatumGetBool(DirectFunctionCall2(interval_le, PG_GETARG_DATUM(argno),
-										 IntervalPGetDatum(&longest))))
+	/*
+	 * Each field bounded first, so that adding the fields to a timestamp one
+	 * after another cannot overflow (nor can an infinite interval pass).
+	 */
+	lease = PG_GETARG_INTERVAL_P(argno);
+	if (lease->month >= -JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR &&
+		lease->month <= JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR &&
+		lease->day >= -JC_MAX_LEASE_DAYS && lease->day <= JC_MAX_LEASE_DAYS &&
+		lease->time >= -JC_MAX_LEASE_USECS &&
+		lease->time <= JC_MAX_LEASE_USECS)
 	{
-		end = DirectFunctionCall2(timestamptz_pl_interval,
-								  TimestampTzGetDatum(start),
-								  PG_GETARG_DATUM(argno));
-		if (DatumGetTimestampTz(end) > start)
-			return PG_GETARG_DATUM(argno);
+		Interval	longest = {0};
+
+		longest.month = JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR;
+		end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(start),
+													  IntervalPGetDatum(lease)));
+		if (end > start &&
+			DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(lease),
+											 IntervalPGetDatum(&longest))))
+			return IntervalPGetDatum(lease);
 	}
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid lease: %s",
 					DatumGetCString(DirectFunctionCall1(interval_out,
-														PG_GETARG_DATUM(argno)))),
+														IntervalPGetDatum(lease)))),
 			 errdetail("A lease must end after it starts, and within %d years.",
 					   JC_MAX_LEASE_YEARS)));
 }

@@ -229,7 +229,7 @@ take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
 	uint64		taken;
 
 	CHECK_FOR_INTERRUPTS();
-	taken = claim_job(fcinfo, job_id, task_id, task_null, lease, n - *claimed);
+	taken = claim_job(fcinfo, job_id, task_id, task_null, lease, n - (int) *claimed);
 	if (taken > 0)
 		last_job_served = job_id;
 	*claimed += taken;

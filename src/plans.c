@@ -105,7 +105,7 @@ get_plan(JcQuery *query)
 	rest = query->sql;
 	while ((mark = strstr(rest, "@extschema@")) != NULL)
 	{
-		appendBinaryStringInfo(&sql, rest, mark - rest);
+		appendBinaryStringInfo(&sql, rest, (int) (mark - rest));
 		appendStringInfoString(&sql, schema);
 		rest = mark + strlen("@extschema@");
 	}

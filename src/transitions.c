@@ -142,7 +142,8 @@ static JcQuery retry = {
 
 static JcQuery heartbeat = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
+		"SET lease_expires_at = GREATEST(c.lease_expires_at, "
+		"pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3), "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
@@ -366,8 +367,9 @@ jc_retry(PG_FUNCTION_ARGS)
  * jc_heartbeat(chunk_id bigint, lease_token bigint,
  *				extend interval DEFAULT NULL) RETURNS timestamptz
  *
- * Extends the lease of the caller's claim to now() + extend (by default
- * jobchunk.lease_timeout) and returns the new expiry.
+ * Extends the lease of the caller's claim to the start of the statement +
+ * extend (by default jobchunk.lease_timeout), unless it already ends later,
+ * and returns its expiry.
  */
 Datum
 jc_heartbeat(PG_FUNCTION_ARGS)
@@ -410,6 +412,11 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
 	bool	   *nulls;
 	int64	   *result;
 
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array",
+						argno == 0 ? "chunk_ids" : "lease_tokens")));
 	deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &elems, &nulls, n);
 	result = palloc(sizeof(int64) * Max(*n, 1));
