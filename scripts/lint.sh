@@ -15,29 +15,16 @@ PG_MAJOR=${PG_MAJOR:-15}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$SRC_DIR"
 
-# install the Debian packages named as arguments that are not installed yet
-install_packages() {
-	local missing=()
-	for pkg in "$@"; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
-			missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "lint: ${missing[*]} missing; run as root to install them" >&2
-		exit 2
-	fi
-	echo "== installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
-
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 tools=()
 command -v cppcheck >/dev/null || tools+=(cppcheck)
 command -v clang-tidy >/dev/null || tools+=(clang-tidy)
 [ -x "$PG_CONFIG" ] || tools+=("postgresql-server-dev-$PG_MAJOR")
-[ ${#tools[@]} -eq 0 ] || install_packages "${tools[@]}"
+if [ ${#tools[@]} -gt 0 ]; then
+	# installing needs root, which common.sh insists on
+	source "$SRC_DIR/scripts/common.sh"
+	install_packages "${tools[@]}"
+fi
 
 # What the build (PGXS, with the Makefile's PG_CPPFLAGS and PG_CFLAGS) puts
 # on the compiler's command line, less gcc's code generation options.

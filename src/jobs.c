@@ -28,21 +28,16 @@ PG_FUNCTION_INFO_V1(jc_cancel_job);
  * that no chunk of a cancelled job is left pending (see transitions.c and
  * claim.c).
  */
-static JcQuery lock_job = {
-	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	.nargs = 1,
-	.argtypes = {INT8OID},
-	.expect = SPI_OK_SELECT
-};
+#define LOCK_JOB(strength) { \
+	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j " \
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR " strength, \
+	.nargs = 1, \
+	.argtypes = {INT8OID}, \
+	.expect = SPI_OK_SELECT \
+}
 
-static JcQuery lock_job_to_cancel = {
-	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-	.nargs = 1,
-	.argtypes = {INT8OID},
-	.expect = SPI_OK_SELECT
-};
+static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
+static JcQuery lock_job_to_cancel = LOCK_JOB("UPDATE");
 
 static JcQuery set_state = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j "
