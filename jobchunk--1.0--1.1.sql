@@ -80,7 +80,7 @@ ALTER TABLE @extschema@.job_chunks SET (autovacuum_vacuum_scale_factor = 0.02);
 --
 -- Exact statistics in constant time.  Each job's numbers of chunks in all,
 -- processing, completed and failed are sums over a few stripes, each written
--- by the backends whose process id falls on it, so that workers of one job
+-- by the backends whose slot in the process array falls on it, so that workers of one job
 -- do not queue on one row.  Pending ones are the rest.  The stripes change
 -- in the same statement as the chunks, so the sums always agree with the
 -- rows.
