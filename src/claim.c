@@ -7,13 +7,12 @@
  * becomes pending again as a new attempt, with retry_count + 1, or failed
  * once retry_count has reached jobchunk.max_retries.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
- * first, then older, then lower id), locks them with FOR UPDATE SKIP LOCKED
- * and marks them processing with a lease and a new fencing token.  (Chunk
- * ids follow chunk_index within a job, so the order by id is the order by
- * chunk_index.)
- * Concurrent callers therefore never get the same chunk and never wait for
- * each other: a chunk another transaction holds is skipped, and a chunk
- * claimed meanwhile fails the status test when its new version is rechecked.
+ * first, then older, then lower chunk_index), locks them with FOR UPDATE
+ * SKIP LOCKED and marks them processing with a lease and a new fencing
+ * token.  Concurrent callers therefore never get the same chunk and never
+ * wait for each other: a chunk another transaction holds is skipped, and a
+ * chunk claimed meanwhile fails the status test when its new version is
+ * rechecked.
  * Chunks of a paused or cancelled job are not claimed.
  *
  * A claim across all jobs serves the jobs in turn: among the jobs with
@@ -96,9 +95,10 @@ static JcQuery reap_any_job = {
 
 /*
  * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe.  The
- * rows come back in claim order.  Within a job chunk_index orders as id does; ordering by it
- * makes job_chunks_job_claim_idx the only index that provides the order
- * (job_chunks_claim_idx would have to step over other jobs' chunks).
+ * rows come back in claim order.  Within a job chunk_index orders as id
+ * does; ordering by it makes job_chunks_job_claim_idx the only index that
+ * provides the order (job_chunks_claim_idx would have to step over other
+ * jobs' chunks).
  */
 static JcQuery claim_from_job = {
 	.sql = "WITH claimed AS ("
