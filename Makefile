@@ -34,3 +34,6 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The TAP tests' shared set-up (after PGXS, which sets PG_PROVE_FLAGS)
+PG_PROVE_FLAGS += -I $(srcdir)/test/perl

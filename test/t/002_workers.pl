@@ -9,6 +9,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use JobchunkTest;
+
 my $chunks = 10_000;
 my $clients = 16;
 
@@ -16,28 +18,8 @@ my $node = PostgreSQL::Test::Cluster->new('workers');
 $node->init;
 $node->start;
 
-# completions logs every completion a worker saw succeed, in the same
-# transaction; complete() reports a refused (stale) completion as false.
-# Abandoned chunks come back many times, so the retry limit is raised.
-$node->safe_psql(
-	'postgres', qq{
-	CREATE EXTENSION jobchunk;
-	ALTER DATABASE postgres SET jobchunk.max_retries = 1000;
-	CREATE TABLE completions (chunk_id bigint, lease_token bigint);
-	CREATE FUNCTION complete(chunk bigint, token bigint) RETURNS boolean
-	LANGUAGE plpgsql AS \$\$
-	BEGIN
-		PERFORM jobchunk.jc_mark_completed(chunk, token);
-		INSERT INTO completions VALUES (chunk, token);
-		RETURN true;
-	EXCEPTION WHEN object_not_in_prerequisite_state THEN
-		RETURN false;
-	END
-	\$\$;
-	INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (1, 'drain');
-	SET jobchunk.chunk_size = 1;
-	SELECT count(*) FROM jobchunk.jc_create_chunks(1, $chunks);
-});
+# Job 1 of $chunks chunks; complete() logs each completion in completions.
+create_drain_job($node, 'drain', $chunks);
 
 # Five workers die holding five chunks each: three inside an open
 # transaction, two after their claim committed.

@@ -17,6 +17,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use JobchunkTest;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -36,30 +38,10 @@ my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
 $node->start;
 
-# complete() marks the chunk completed with the claim's token and logs the
-# completion in the same transaction; it returns false when the token is
-# stale.  Crashed clients' chunks come back many times: the retry limit is
-# raised.
-$node->safe_psql(
-	'postgres', qq{
-	CREATE EXTENSION jobchunk;
-	CREATE EXTENSION amcheck;
-	ALTER DATABASE postgres SET jobchunk.max_retries = 1000;
-	CREATE TABLE completions (chunk_id bigint, lease_token bigint);
-	CREATE FUNCTION complete(chunk bigint, token bigint) RETURNS boolean
-	LANGUAGE plpgsql AS \$\$
-	BEGIN
-		PERFORM jobchunk.jc_mark_completed(chunk, token);
-		INSERT INTO completions VALUES (chunk, token);
-		RETURN true;
-	EXCEPTION WHEN object_not_in_prerequisite_state THEN
-		RETURN false;
-	END
-	\$\$;
-	INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (1, 'crash');
-	SET jobchunk.chunk_size = 1;
-	SELECT count(*) FROM jobchunk.jc_create_chunks(1, $chunks);
-});
+# Job 1 of $chunks chunks; complete() marks a chunk completed with the
+# claim's token and logs the completion in completions, in one transaction.
+create_drain_job($node, 'crash', $chunks);
+$node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
 
 # A client claims a chunk and completes it in a transaction of its own;
 # only after that COMMIT has returned does it print "done <chunk id>".  It

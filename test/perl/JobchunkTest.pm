@@ -1,0 +1,44 @@
+# test/perl/JobchunkTest.pm: set-up shared by the TAP tests in test/t/.
+
+package JobchunkTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+our @EXPORT = qw(create_drain_job);
+
+# create_drain_job($node, $name, $chunks): in database postgres, install
+# jobchunk and make job 1, named $name, of $chunks one-image chunks, for
+# workers that log what they complete.  completions logs every completion a
+# worker saw succeed, in the same transaction; complete(chunk, token)
+# completes with the token and reports a refused (stale) completion as
+# false.  Chunks taken back many times must not run out of retries, so the
+# retry limit is raised.
+sub create_drain_job
+{
+	my ($node, $name, $chunks) = @_;
+
+	$node->safe_psql(
+		'postgres', qq{
+		CREATE EXTENSION jobchunk;
+		ALTER DATABASE postgres SET jobchunk.max_retries = 1000;
+		CREATE TABLE completions (chunk_id bigint, lease_token bigint);
+		CREATE FUNCTION complete(chunk bigint, token bigint) RETURNS boolean
+		LANGUAGE plpgsql AS \$\$
+		BEGIN
+			PERFORM jobchunk.jc_mark_completed(chunk, token);
+			INSERT INTO completions VALUES (chunk, token);
+			RETURN true;
+		EXCEPTION WHEN object_not_in_prerequisite_state THEN
+			RETURN false;
+		END
+		\$\$;
+		INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (1, '$name');
+		SET jobchunk.chunk_size = 1;
+		SELECT count(*) FROM jobchunk.jc_create_chunks(1, $chunks);
+	});
+	return;
+}
+
+1;
