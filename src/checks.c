@@ -84,6 +84,17 @@ check_task_id(text *task_id)
 }
 
 /*
+ * Raise no_data_found for job_id, which names no job.
+ */
+void
+jc_report_no_job(int64 job_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("job %lld does not exist", (long long) job_id)));
+}
+
+/*
  * Raise no_data_found unless job_id names a job.  Needs an SPI connection.
  */
 void
@@ -93,9 +104,7 @@ jc_check_job_exists(int64 job_id)
 
 	values[0] = Int64GetDatum(job_id);
 	if (jc_execute(&job_exists, values, NULL, true) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job %lld does not exist", (long long) job_id)));
+		jc_report_no_job(job_id);
 }
 
 /*

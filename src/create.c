@@ -115,9 +115,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(job_id);
 	if (jc_execute(&lock_job, values, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job %lld does not exist", (long long) job_id)));
+		jc_report_no_job(job_id);
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(state, "cancelled") == 0)
 		ereport(ERROR,

@@ -91,6 +91,7 @@ extern Datum jc_result_value(int column, bool *isnull);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
+extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
 extern void jc_check_job_exists(int64 job_id);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);

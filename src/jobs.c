@@ -76,9 +76,7 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	values[0] = Int64GetDatum(job_id);
 	if (jc_execute(strcmp(new_state, "cancelled") == 0 ? &lock_job_to_cancel : &lock_job,
 				   values, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job %lld does not exist", (long long) job_id)));
+		jc_report_no_job(job_id);
 
 	old_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(old_state, "cancelled") == 0 && strcmp(new_state, "cancelled") != 0)

@@ -82,10 +82,7 @@ count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
 		elog(ERROR, "counting the chunks of a job returned no row");
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("job %lld does not exist",
-						(long long) PG_GETARG_INT64(0))));
+		jc_report_no_job(PG_GETARG_INT64(0));
 
 	counts->total = count_column(2);
 	counts->processing = count_column(3);
