@@ -20,7 +20,7 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans gucs bad_input privileges search_path dump drop upgrade
 
-ISOLATION = claim create leases jobs
+ISOLATION = claim create leases jobs positions
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
 
 TAP_TESTS = 1
@@ -37,3 +37,6 @@ include $(PGXS)
 
 # The TAP tests' shared set-up (after PGXS, which sets PG_PROVE_FLAGS)
 PG_PROVE_FLAGS += -I $(srcdir)/test/perl
+
+# Every source includes the shared header
+$(OBJS): src/jobchunk.h

@@ -2,6 +2,9 @@
 -- Job controls: jc_pause_job, jc_resume_job, jc_cancel_job
 --
 SET search_path = jobchunk, public;
+-- Every claim starts at the head of the queue, taking back expired leases
+-- first (test/specs/positions.spec tests claims from a position).
+SET jobchunk.rescan_interval = 0;
 
 DELETE FROM crawl_jobs;
 INSERT INTO crawl_jobs (id, name) VALUES (80, 'paused'), (81, 'running'), (82, 'cancelled');

@@ -3,6 +3,9 @@
 -- back by the next claim, and a stale worker's token is refused.
 --
 SET search_path = jobchunk, public;
+-- Every claim starts at the head of the queue, taking back expired leases
+-- first (test/specs/positions.spec tests claims from a position).
+SET jobchunk.rescan_interval = 0;
 
 DELETE FROM crawl_jobs;
 INSERT INTO crawl_jobs (id, name) VALUES (60, 'leases');

@@ -45,7 +45,9 @@ LANGUAGE sql AS $$
     ORDER BY 1
 $$;
 
--- Claims from one job, and across jobs.
+-- Claims from one job, and across jobs.  The first claim of a job starts at
+-- the head, after taking back expired leases (job_chunks_lease_idx); the
+-- next ones go on from the backend's position in the job.
 SELECT pg_stat_force_next_flush();
 INSERT INTO before_call SELECT * FROM pg_temp.scans();
 SELECT pg_temp.used('SELECT jobchunk.jc_next_pending(90)');
@@ -59,7 +61,8 @@ SELECT pg_temp.used('SELECT jobchunk.jc_next_pending()');
 SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 
--- Completing a chunk by id, with its token.
+-- Completing a chunk by id, with its token (the claims go on from their
+-- position).
 TRUNCATE before_call;
 SELECT pg_stat_force_next_flush();
 INSERT INTO before_call SELECT * FROM pg_temp.scans();
@@ -84,3 +87,35 @@ SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 
 SELECT total, pending, processing, completed FROM jc_statistics(90);
+
+-- A claim from the backend's position reads a page or two of the job's
+-- pending index, however many entries the claims before it left dead at the
+-- head; a claim that starts at the head reads them all.  No vacuum may run
+-- in between.
+ALTER TABLE job_chunks SET (autovacuum_enabled = off);
+DO $$
+BEGIN
+    FOR i IN 1..5000 LOOP
+        PERFORM jobchunk.jc_mark_completed(c.id, c.lease_token)
+        FROM jobchunk.jc_next_pending(90) AS c;
+    END LOOP;
+END
+$$;
+CREATE FUNCTION pg_temp.claim_index_pages() RETURNS bigint LANGUAGE sql AS $$
+    SELECT idx_blks_hit + idx_blks_read FROM pg_statio_user_indexes
+    WHERE indexrelid = 'jobchunk.job_chunks_job_claim_idx'::regclass
+$$;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() AS before \gset
+SELECT count(*) FROM jc_next_pending(90);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() - :before AS from_position \gset
+SET jobchunk.rescan_interval = 0;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() AS before \gset
+SELECT count(*) FROM jc_next_pending(90);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() - :before AS from_head \gset
+SELECT :from_position <= 8 AS few_pages_from_position, :from_head >= 25 AS dead_entries_from_head;
+RESET jobchunk.rescan_interval;
+ALTER TABLE job_chunks RESET (autovacuum_enabled);

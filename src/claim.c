@@ -15,6 +15,20 @@
  * rechecked.
  * Chunks of a paused or cancelled job are not claimed.
  *
+ * Each claimed chunk leaves a dead entry at the head of the job's pending
+ * index until vacuum removes it, and a claim that starts at the head steps
+ * over all of them: between two vacuums of a busy job, thousands of index
+ * pages.  So each backend remembers, per job, the claim-order key of the
+ * last chunk it claimed (its position), and its next claims start there.
+ * Chunks can become pending behind a position: retried, taken back from an
+ * expired lease, or left pending by a claim that rolled back.  Therefore a
+ * backend starts again from the head, taking back expired leases first,
+ * when it has no position, when the claim from its position finds fewer
+ * chunks than asked for, and when jobchunk.rescan_interval has passed since
+ * it last did; and it forgets its positions when a transaction or
+ * subtransaction aborts, and a job's position when it retries a chunk of
+ * the job.  With jobchunk.rescan_interval = 0 every claim starts at the head.
+ *
  * A claim across all jobs serves the jobs in turn: among the jobs with
  * pending chunks at the highest priority, it takes from the first job after
  * the one this backend served last (in job id order, wrapping around), so
@@ -29,14 +43,39 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(jc_next_pending);
 PG_FUNCTION_INFO_V1(jc_claim);
 
 /* The job this backend last claimed from across all jobs */
 static int64 last_job_served = 0;
+
+/* When this backend last took back expired leases of all jobs */
+static TimestampTz last_reap_any_job = 0;
+
+/*
+ * A job's position: where in claim order the last chunk this backend
+ * claimed from it is, and when it last claimed from the head.
+ */
+typedef struct ClaimPosition
+{
+	int64		job_id;			/* hash key */
+	bool		valid;			/* false: claim from the head next time */
+	int32		priority;
+	TimestampTz created_at;
+	int32		chunk_index;
+	TimestampTz rescanned_at;
+} ClaimPosition;
+
+/* Positions are forgotten all at once beyond this many jobs */
+#define MAX_POSITIONS 1024
+
+static HTAB *positions = NULL;
 
 /*
  * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
@@ -94,33 +133,49 @@ static JcQuery reap_any_job = {
 };
 
 /*
- * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe.  The
- * rows come back in claim order.  Within a job chunk_index orders as id
- * does; ordering by it makes job_chunks_job_claim_idx the only index that
- * provides the order (job_chunks_claim_idx would have to step over other
- * jobs' chunks).
+ * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe, and
+ * for a claim from a position, $6 to $8 its priority, created_at and
+ * chunk_index.  The rows come back in claim order.  Within a job
+ * chunk_index orders as id does; ordering by it makes
+ * job_chunks_job_claim_idx the only index that provides the order
+ * (job_chunks_claim_idx would have to step over other jobs' chunks).  From a
+ * position, the scan starts at it and stays at its priority and creation
+ * time, the chunks of one jc_create_chunks() call.
  */
-static JcQuery claim_from_job = {
-	.sql = "WITH claimed AS ("
-		"UPDATE @extschema@.job_chunks AS c "
-		"SET status = 'processing', task_id = $2, "
-		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
-		"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
-		"updated_at = pg_catalog.now() "
-		"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY("
-		"SELECT n.id FROM @extschema@.job_chunks AS n "
-		"WHERE n.job_id OPERATOR(pg_catalog.=) $1 "
-		"AND n.status OPERATOR(pg_catalog.=) 'pending' "
-		"AND EXISTS (SELECT FROM @extschema@.crawl_jobs AS j "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1 "
-		"AND j.state OPERATOR(pg_catalog.=) 'active') "
-		"ORDER BY n.priority DESC, n.created_at, n.chunk_index "
-		"LIMIT $4 FOR UPDATE SKIP LOCKED)) "
-		"RETURNING c.*), "
-		JC_COUNT("claimed", "0", "1", "0", "0", "$5")
-		"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index",
+#define CLAIM(from_position) \
+	"WITH claimed AS (" \
+	"UPDATE @extschema@.job_chunks AS c " \
+	"SET status = 'processing', task_id = $2, " \
+	"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, " \
+	"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, " \
+	"updated_at = pg_catalog.now() " \
+	"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
+	"SELECT n.id FROM @extschema@.job_chunks AS n " \
+	"WHERE n.job_id OPERATOR(pg_catalog.=) $1 " \
+	"AND n.status OPERATOR(pg_catalog.=) 'pending' " \
+	from_position \
+	"AND EXISTS (SELECT FROM @extschema@.crawl_jobs AS j " \
+	"WHERE j.id OPERATOR(pg_catalog.=) $1 " \
+	"AND j.state OPERATOR(pg_catalog.=) 'active') " \
+	"ORDER BY n.priority DESC, n.created_at, n.chunk_index " \
+	"LIMIT $4 FOR UPDATE SKIP LOCKED)) " \
+	"RETURNING c.*), " \
+	JC_COUNT("claimed", "0", "1", "0", "0", "$5") \
+	"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index"
+
+static JcQuery claim_from_head = {
+	.sql = CLAIM(""),
 	.nargs = 5,
 	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery claim_from_position = {
+	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $6 "
+				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($7, $8) "),
+	.nargs = 8,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID,
+	INT4OID, TIMESTAMPTZOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -200,22 +255,145 @@ reap(bool any_job, int64 job_id, int n)
 }
 
 /*
- * Claim up to n chunks of one job into the result; return how many.
+ * Forget every position, when a transaction or subtransaction aborts: its
+ * claims are undone.
+ */
+static void
+forget_positions_at_abort(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		jc_forget_positions(0);
+}
+
+static void
+forget_positions_at_subabort(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		jc_forget_positions(0);
+}
+
+/*
+ * Forget this backend's position in the job, or in all jobs when job_id is
+ * 0, so that its next claim starts from the head.
+ */
+void
+jc_forget_positions(int64 job_id)
+{
+	if (positions == NULL)
+		return;
+	if (job_id == 0)
+	{
+		hash_destroy(positions);
+		positions = NULL;
+	}
+	else
+		(void) hash_search(positions, &job_id, HASH_REMOVE, NULL);
+}
+
+/* The position of this backend in the job, made invalid when new */
+static ClaimPosition *
+position_of(int64 job_id)
+{
+	static bool callbacks_registered = false;
+	ClaimPosition *position;
+	bool		found;
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(forget_positions_at_abort, NULL);
+		RegisterSubXactCallback(forget_positions_at_subabort, NULL);
+		callbacks_registered = true;
+	}
+	if (positions != NULL && hash_get_num_entries(positions) >= MAX_POSITIONS)
+		jc_forget_positions(0);
+	if (positions == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(ClaimPosition);
+		positions = hash_create("jobchunk claim positions", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS);
+	}
+	position = hash_search(positions, &job_id, HASH_ENTER, &found);
+	if (!found)
+		position->valid = false;
+	return position;
+}
+
+/*
+ * Run a claim statement and add the chunks it claimed to the result; when
+ * there are any, move the position to the last.  Return how many.
+ */
+static uint64
+run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
+		  const char *nulls, ClaimPosition *position)
+{
+	uint64		claimed = jc_execute(query, values, nulls, false);
+
+	if (claimed > 0)
+	{
+		HeapTuple	last = SPI_tuptable->vals[claimed - 1];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		position->priority =
+			DatumGetInt32(SPI_getbinval(last, tupdesc,
+										SPI_fnumber(tupdesc, "priority"), &isnull));
+		position->created_at =
+			DatumGetTimestampTz(SPI_getbinval(last, tupdesc,
+											  SPI_fnumber(tupdesc, "created_at"),
+											  &isnull));
+		position->chunk_index =
+			DatumGetInt32(SPI_getbinval(last, tupdesc,
+										SPI_fnumber(tupdesc, "chunk_index"), &isnull));
+		position->valid = true;
+		jc_return_tuptable(fcinfo);
+	}
+	return claimed;
+}
+
+/*
+ * Claim up to n chunks of one job into the result; return how many.  From
+ * the backend's position in the job while it has one and
+ * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
+ * still missing, from the head, after taking back the job's expired leases.
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		  Datum lease, int n)
 {
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	ClaimPosition *position = position_of(job_id);
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	uint64		claimed = 0;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = task_id;
 	nulls[1] = task_null;
 	values[2] = lease;
-	values[3] = Int32GetDatum(n);
 	values[4] = jc_stripe();
-	return jc_execute_into_result(fcinfo, &claim_from_job, values, nulls, false);
+
+	if (position->valid &&
+		!TimestampDifferenceExceeds(position->rescanned_at, now, jc_rescan_interval))
+	{
+		values[3] = Int32GetDatum(n);
+		values[5] = Int32GetDatum(position->priority);
+		values[6] = TimestampTzGetDatum(position->created_at);
+		values[7] = Int32GetDatum(position->chunk_index);
+		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, position);
+		if (claimed == (uint64) n)
+			return claimed;
+	}
+
+	reap(false, job_id, n - (int) claimed);
+	values[3] = Int32GetDatum(n - (int) claimed);
+	position->rescanned_at = now;
+	position->valid = false;
+	claimed += run_claim(fcinfo, &claim_from_head, values, nulls, position);
+	return claimed;
 }
 
 /*
@@ -305,9 +483,17 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 
 	jc_result_store(fcinfo);
 	jc_connect(fcinfo);
-	reap(any_job, job_id, n);
 	if (any_job)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (TimestampDifferenceExceeds(last_reap_any_job, now, jc_rescan_interval))
+		{
+			reap(true, 0, n);
+			last_reap_any_job = now;
+		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);
+	}
 	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
 	{
 		/* Nothing to claim: a job id that names no job is the caller's mistake. */

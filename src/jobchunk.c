@@ -24,6 +24,9 @@ int			jc_max_retries = 3;
 /* Default lease of a claim, in seconds */
 int			jc_lease_timeout = 300;
 
+/* Longest time a backend claims from its position in a job, in ms */
+int			jc_rescan_interval = 1000;
+
 void		_PG_init(void);
 
 void
@@ -64,6 +67,19 @@ _PG_init(void)
 							INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_S,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("jobchunk.rescan_interval",
+							"Longest time a backend claims chunks of a job from where its last claim ended.",
+							"After this time the next claim takes back expired leases and starts again at the head of the job's queue.  0 makes every claim do so.",
+							&jc_rescan_interval,
+							1000,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL,
 							NULL,
 							NULL);

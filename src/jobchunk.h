@@ -32,6 +32,7 @@
 extern int	jc_chunk_size;
 extern int	jc_max_retries;
 extern int	jc_lease_timeout;
+extern int	jc_rescan_interval;
 
 /*
  * One statement of the extension, prepared once per backend.
@@ -40,7 +41,7 @@ extern int	jc_lease_timeout;
  * for the schema the calling function lives in.  expect is the SPI_OK_* code
  * a successful execution returns.
  */
-#define JC_MAX_ARGS 5
+#define JC_MAX_ARGS 8
 
 typedef struct JcQuery
 {
@@ -97,6 +98,9 @@ extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
 extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
+
+/* claim.c */
+extern void jc_forget_positions(int64 job_id);
 
 /* counts.c */
 extern Datum jc_stripe(void);

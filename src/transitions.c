@@ -353,12 +353,18 @@ jc_retry(PG_FUNCTION_ARGS)
 	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
-	if (jc_execute(&retry, values, NULL, false) == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-								   SPI_tuptable->tupdesc, 3, &isnull)))
-		jc_notify_claimable(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc,
-														2, &isnull)));
+	if (jc_execute(&retry, values, NULL, false) == 1)
+	{
+		int64		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 2, &isnull));
+
+		/* The chunk may be behind this backend's position in the job. */
+		jc_forget_positions(job_id);
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 3, &isnull)))
+			jc_notify_claimable(job_id);
+	}
 	PG_RETURN_DATUM(changed(SPI_processed, chunk_id, 'n', 0, "retried",
 							JC_FAILED));
 }
