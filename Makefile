@@ -11,6 +11,7 @@ OBJS = \
 	src/create.o \
 	src/transitions.o \
 	src/claim.o \
+	src/commit.o \
 	src/read.o \
 	src/statistics.o
 
@@ -18,7 +19,7 @@ EXTENSION = jobchunk
 DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans gucs bad_input privileges search_path dump drop upgrade
+REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit gucs bad_input privileges search_path dump drop upgrade
 
 ISOLATION = claim create leases jobs positions
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk

@@ -12,10 +12,32 @@ INSERT INTO crawl_jobs (id, name) VALUES (60, 'leases');
 SELECT count(*) FROM jc_create_chunks(60, 3000);
 SELECT min(id) AS c0 FROM job_chunks WHERE job_id = 60 \gset
 
+-- Lease tokens come from the clock: the start of the claim's statement in
+-- microseconds since 2000-01-01, or the chunk's last token + 1 if that is
+-- larger.
+-- masked(text) shows the tokens of this test by name.
+CREATE FUNCTION pg_temp.clock_token(t timestamptz) RETURNS bigint LANGUAGE sql AS $$
+    SELECT (extract(epoch FROM t - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+$$;
+CREATE TABLE pg_temp.tokens (name text, token bigint);
+CREATE FUNCTION pg_temp.masked(s text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM pg_temp.tokens ORDER BY length(token::text) DESC, token DESC LOOP
+        s := replace(s, t.token::text, t.name);
+    END LOOP;
+    RETURN s;
+END
+$$;
+
 -- A claim takes a lease of jobchunk.lease_timeout (5 minutes) and the
 -- chunk's first token; pending chunks have neither lease nor token.
-SELECT chunk_index, lease_token, lease_expires_at - now() AS lease
+SELECT chunk_index, lease_token = pg_temp.clock_token(statement_timestamp()) AS clock_token,
+       lease_expires_at - now() AS lease
 FROM jc_next_pending(60, 'w1');
+INSERT INTO pg_temp.tokens SELECT 't1', lease_token FROM job_chunks WHERE id = :c0;
+SELECT token AS t1 FROM pg_temp.tokens WHERE name = 't1' \gset
 SELECT chunk_index, lease_token, lease_expires_at FROM job_chunks
 WHERE job_id = 60 AND status = 'pending' ORDER BY chunk_index LIMIT 1;
 
@@ -25,15 +47,34 @@ FROM jc_next_pending(60, 'w1', interval '30 seconds');
 SET jobchunk.lease_timeout = '1h';
 SELECT chunk_index, lease_expires_at - now() AS lease FROM jc_next_pending(60);
 RESET jobchunk.lease_timeout;
-SELECT chunk_index, lease_token, lease_expires_at - now() AS lease
+SELECT chunk_index, lease_token = pg_temp.clock_token(statement_timestamp()) AS clock_token,
+       lease_expires_at - now() AS lease
 FROM jc_mark_processing(:c0 + 3, 'w2', interval '2 minutes');
+-- Within one statement, each claim of a chunk takes the last token + 1.
+CREATE FUNCTION pg_temp.claim_thrice(chunk bigint) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    tokens bigint[] := '{}';
+    c jobchunk.job_chunks;
+BEGIN
+    FOR i IN 1..3 LOOP
+        SELECT * INTO c FROM jobchunk.jc_mark_processing(chunk);
+        tokens := tokens || (c.lease_token - pg_temp.clock_token(statement_timestamp()));
+        PERFORM jobchunk.jc_retry((jobchunk.jc_mark_failed(c.id, 'again', c.lease_token)).id);
+    END LOOP;
+    RETURN tokens;
+END
+$$;
+INSERT INTO crawl_jobs (id, name) VALUES (61, 'tokens');
+SELECT count(*) FROM jc_create_chunks(61, 1);
+SELECT pg_temp.claim_thrice(id) AS above_clock FROM job_chunks WHERE job_id = 61;
+SELECT jc_cancel_job(61);
 
 -- A heartbeat extends the lease from now, by the default or the given time.
-SELECT jc_heartbeat(:c0, 1) - now() AS lease;
-SELECT jc_heartbeat(:c0, 1, interval '1 hour') - now() AS lease;
+SELECT jc_heartbeat(:c0, :t1) - now() AS lease;
+SELECT jc_heartbeat(:c0, :t1, interval '1 hour') - now() AS lease;
 SELECT lease_expires_at > now() + interval '59 minutes' AS extended FROM jc_chunk(:c0);
 -- A heartbeat never shortens a lease.
-SELECT jc_heartbeat(:c0, 1, interval '1 second') > now() + interval '59 minutes' AS kept;
+SELECT jc_heartbeat(:c0, :t1, interval '1 second') > now() + interval '59 minutes' AS kept;
 
 -- The lease runs out (set back in time here, rather than waited for).
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
@@ -41,21 +82,23 @@ WHERE id = :c0;
 
 -- An expired chunk is claimed again as a new attempt, in the same claim
 -- order: retry_count + 1, a new token, a new owner.
-SELECT chunk_index, status, retry_count, lease_token, task_id, error_message
+SELECT chunk_index, status, retry_count, lease_token > :t1 AS new_token, task_id, error_message
 FROM jc_next_pending(60, 'w3');
+INSERT INTO pg_temp.tokens SELECT 't2', lease_token FROM job_chunks WHERE id = :c0;
+SELECT token AS t2 FROM pg_temp.tokens WHERE name = 't2' \gset
 
 -- The first worker comes back late: its token is refused, and nothing changes.
 SELECT fingerprint() AS before \gset
-SELECT sql, outcome(sql) FROM (VALUES
-    ('SELECT jobchunk.jc_mark_completed(' || :c0 || ', 1)'),
-    ('SELECT jobchunk.jc_mark_failed(' || :c0 || ', ''late'', 1)'),
+SELECT pg_temp.masked(sql) AS sql, pg_temp.masked(outcome(sql)) AS outcome FROM (VALUES
+    ('SELECT jobchunk.jc_mark_completed(' || :c0 || ', ' || :t1 || ')'),
+    ('SELECT jobchunk.jc_mark_failed(' || :c0 || ', ''late'', ' || :t1 || ')'),
+    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', ' || :t1 || ')'),
     ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', 1)'),
-    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', 3)'),
     ('SELECT jobchunk.jc_heartbeat(-1, 1)'),
     ('SELECT jobchunk.jc_heartbeat(NULL, 1)'),
     ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', NULL)'),
-    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', 2, interval ''0'')'),
-    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', 2, interval ''-1 minute'')'),
+    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', ' || :t2 || ', interval ''0'')'),
+    ('SELECT jobchunk.jc_heartbeat(' || :c0 || ', ' || :t2 || ', interval ''-1 minute'')'),
     ('SELECT jobchunk.jc_next_pending(60, NULL, interval ''0'')'),
     ('SELECT jobchunk.jc_mark_processing(' || :c0 + 4 || ', NULL, interval ''-1 day'')'),
     ('SELECT jobchunk.jc_next_pending(60, NULL, interval ''101 years'')'),
@@ -64,37 +107,41 @@ SELECT sql, outcome(sql) FROM (VALUES
 SELECT fingerprint() = :'before' AS unchanged;
 
 -- The new owner's token works.
-SELECT status, lease_token, lease_expires_at FROM jc_mark_completed(:c0, 2);
+SELECT status, lease_token = :t2 AS same_token, lease_expires_at FROM jc_mark_completed(:c0, :t2);
 
 -- A token is refused once the chunk has left processing, even if it was the
 -- last one.
-SELECT outcome('SELECT jobchunk.jc_mark_completed(' || :c0 || ', 2)');
+SELECT pg_temp.masked(outcome('SELECT jobchunk.jc_mark_completed(' || :c0 || ', ' || :t2 || ')'));
 
 -- Without a token a call changes the chunk whoever holds it, as in 1.0.
-SELECT status, lease_token FROM jc_mark_failed(:c0 + 1, 'no token');
+SELECT status, lease_token > 0 AS had_token FROM jc_mark_failed(:c0 + 1, 'no token');
 
 -- An expired lease at the retry limit fails the chunk instead.
 SET jobchunk.max_retries = 1;
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :c0 + 2;
-SELECT chunk_index, retry_count, lease_token FROM jc_next_pending(60);
+SELECT lease_token AS t3 FROM job_chunks WHERE id = :c0 + 2 \gset
+SELECT chunk_index, retry_count, lease_token > :t3 AS new_token FROM jc_next_pending(60);
+SELECT lease_token AS t3 FROM job_chunks WHERE id = :c0 + 2 \gset
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :c0 + 2;
 SELECT chunk_index, retry_count FROM jc_next_pending(60);
-SELECT status, retry_count, error_message, lease_expires_at, lease_token
+SELECT status, retry_count, error_message, lease_expires_at, lease_token = :t3 AS last_token
 FROM jc_chunk(:c0 + 2);
 RESET jobchunk.max_retries;
 
 -- A claim across all jobs takes back expired leases of any job.
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :c0 + 3;
-SELECT chunk_index, retry_count, lease_token, task_id FROM jc_next_pending(NULL, 'w4');
+SELECT lease_token AS t4 FROM job_chunks WHERE id = :c0 + 3 \gset
+SELECT chunk_index, retry_count, lease_token > :t4 AS new_token, task_id FROM jc_next_pending(NULL, 'w4');
 
 -- Even when the chunk taken back is the only one left to claim.
 SELECT count(*) FROM jc_claim(60, 100);
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :c0 + 5;
-SELECT chunk_index, retry_count, lease_token FROM jc_next_pending();
+SELECT lease_token AS t5 FROM job_chunks WHERE id = :c0 + 5 \gset
+SELECT chunk_index, retry_count, lease_token > :t5 AS new_token FROM jc_next_pending();
 SELECT count(*) FROM jc_next_pending();
 
 -- Only processing chunks have a lease.

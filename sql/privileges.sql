@@ -132,6 +132,11 @@ END
 $$;
 UPDATE jobchunk.job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = (SELECT id FROM chunk WHERE name = 'E');
+-- Claims take their lease tokens from the clock; the fixture's are set to
+-- small numbers, so that the calls can name them.
+UPDATE jobchunk.job_chunks AS c SET lease_token = t.token
+FROM chunk AS k JOIN (VALUES ('E', 1), ('F', 1), ('T', 2)) AS t(name, token) USING (name)
+WHERE c.id = k.id;
 SELECT k.name, c.job_id, c.chunk_index, c.status, c.lease_token,
        c.lease_expires_at < now() AS expired
 FROM chunk k JOIN jobchunk.job_chunks c USING (id) ORDER BY k.name;

@@ -170,7 +170,8 @@ TRUNCATE evil.log;
 
 --
 -- The calls.  call is run as SELECT jsonb_agg(to_jsonb(x)) FROM
--- jobchunk.<call> AS x; {J:I} is the id of chunk I of job J.  harness
+-- jobchunk.<call> AS x; {J:I} is the id of chunk I of job J, and
+-- {J:I:token} its lease token when the step runs.  harness
 -- steps set up what the calls need, under a safe search_path.
 --
 CREATE TEMP TABLE steps (n int PRIMARY KEY, call text, harness text);
@@ -187,13 +188,13 @@ INSERT INTO steps VALUES
     (10, 'jc_claim(910, 2, ''w3'', interval ''30 seconds'')', NULL),
     (11, 'jc_claim(NULL, 2)', NULL),
     (12, 'jc_mark_processing({910:6}, ''w4'', interval ''2 minutes'')', NULL),
-    (13, 'jc_heartbeat({910:0}, 1)', NULL),
-    (14, 'jc_heartbeat({910:0}, 1, interval ''1 hour'')', NULL),
-    (15, 'jc_heartbeat({910:0}, 2)', NULL),
-    (16, 'jc_mark_completed({910:0}, 1)', NULL),
+    (13, 'jc_heartbeat({910:0}, {910:0:token})', NULL),
+    (14, 'jc_heartbeat({910:0}, {910:0:token}, interval ''1 hour'')', NULL),
+    (15, 'jc_heartbeat({910:0}, 1)', NULL),
+    (16, 'jc_mark_completed({910:0}, {910:0:token})', NULL),
     (17, 'jc_mark_completed({910:1})', NULL),
-    (18, 'jc_mark_completed(ARRAY[{910:2}, {910:3}]::bigint[], ARRAY[1, 1]::bigint[])', NULL),
-    (19, 'jc_mark_failed({910:4}, ''Timeout'', 1)', NULL),
+    (18, 'jc_mark_completed(ARRAY[{910:2}, {910:3}]::bigint[], ARRAY[{910:2:token}, {910:3:token}]::bigint[])', NULL),
+    (19, 'jc_mark_failed({910:4}, ''Timeout'', {910:4:token})', NULL),
     (20, 'jc_mark_failed({910:5}, ''x'', 7)', NULL),
     (21, 'jc_retry({910:4})', NULL),
     (22, 'jc_retry({910:0})', NULL),
@@ -263,6 +264,14 @@ BEGIN
     BEGIN
         FOR s IN SELECT * FROM pg_temp.steps ORDER BY n LOOP
             sql := coalesce(s.call, s.harness);
+            LOOP
+                m := regexp_match(sql, '\{(\d+):(\d+):token\}');
+                EXIT WHEN m IS NULL;
+                sql := replace(sql, '{' || m[1] || ':' || m[2] || ':token}',
+                               (SELECT c.lease_token FROM jobchunk.job_chunks AS c
+                                WHERE c.job_id = m[1]::bigint
+                                  AND c.chunk_index = m[2]::integer)::text);
+            END LOOP;
             LOOP
                 m := regexp_match(sql, '\{(\d+):(\d+)\}');
                 EXIT WHEN m IS NULL;

@@ -49,8 +49,12 @@ SELECT id, state FROM crawl_jobs ORDER BY id;
 -- The new and changed functions work on the old data.
 SELECT jc_heartbeat(2, 1, interval '1 hour') - now() AS lease;
 SELECT id, status FROM jc_mark_completed(2, 1);
-SELECT id, chunk_index, lease_token FROM jc_claim(1, 2, 'new');
-SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[], ARRAY[1, 1]);
+SELECT id, chunk_index,
+       lease_token = (extract(epoch FROM statement_timestamp() - timestamptz '2000-01-01 00:00:00+00')
+                      * 1000000)::bigint AS clock_token
+FROM jc_claim(1, 2, 'new');
+SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[],
+    (SELECT array_agg(lease_token ORDER BY id) FROM job_chunks WHERE id IN (3, 4)));
 SELECT jc_pause_job(2);
 SELECT count(*) FROM jc_next_pending(2);
 SELECT jc_cancel_job(2);

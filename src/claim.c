@@ -133,9 +133,10 @@ static JcQuery reap_any_job = {
 };
 
 /*
- * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe, and
- * for a claim from a position, $6 to $8 its priority, created_at and
- * chunk_index.  The rows come back in claim order.  Within a job
+ * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe, $6
+ * the least lease token (see JC_NEXT_TOKEN), and for a claim from a
+ * position, $7 to $9 its priority, created_at and chunk_index.  The rows
+ * come back in claim order.  Within a job
  * chunk_index orders as id does; ordering by it makes
  * job_chunks_job_claim_idx the only index that provides the order
  * (job_chunks_claim_idx would have to step over other jobs' chunks).  From a
@@ -146,7 +147,7 @@ static JcQuery reap_any_job = {
 	"WITH claimed AS (" \
 	"UPDATE @extschema@.job_chunks AS c " \
 	"SET status = 'processing', task_id = $2, " \
-	"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, " \
+	JC_NEXT_TOKEN("$6") \
 	"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, " \
 	"updated_at = pg_catalog.now() " \
 	"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
@@ -165,16 +166,16 @@ static JcQuery reap_any_job = {
 
 static JcQuery claim_from_head = {
 	.sql = CLAIM(""),
-	.nargs = 5,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID},
+	.nargs = 6,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
 static JcQuery claim_from_position = {
-	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $6 "
-				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($7, $8) "),
-	.nargs = 8,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID,
+	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $7 "
+				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "),
+	.nargs = 9,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID,
 	INT4OID, TIMESTAMPTZOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
@@ -366,8 +367,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 {
 	ClaimPosition *position = position_of(job_id);
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	uint64		claimed = 0;
 
 	values[0] = Int64GetDatum(job_id);
@@ -375,14 +376,15 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	nulls[1] = task_null;
 	values[2] = lease;
 	values[4] = jc_stripe();
+	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
 	if (position->valid &&
 		!TimestampDifferenceExceeds(position->rescanned_at, now, jc_rescan_interval))
 	{
 		values[3] = Int32GetDatum(n);
-		values[5] = Int32GetDatum(position->priority);
-		values[6] = TimestampTzGetDatum(position->created_at);
-		values[7] = Int32GetDatum(position->chunk_index);
+		values[6] = Int32GetDatum(position->priority);
+		values[7] = TimestampTzGetDatum(position->created_at);
+		values[8] = Int32GetDatum(position->chunk_index);
 		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, position);
 		if (claimed == (uint64) n)
 			return claimed;
@@ -482,6 +484,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	Datum		lease = jc_lease_arg(fcinfo, lease_arg);
 
 	jc_result_store(fcinfo);
+	jc_claim_begins();
 	jc_connect(fcinfo);
 	if (any_job)
 	{
@@ -500,6 +503,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 		jc_check_job_exists(job_id);
 	}
 	jc_finish();
+	jc_claim_ends();
 	return (Datum) 0;
 }
 

@@ -27,6 +27,9 @@ int			jc_lease_timeout = 300;
 /* Longest time a backend claims from its position in a job, in ms */
 int			jc_rescan_interval = 1000;
 
+/* Whether a transaction of nothing but claims waits for its WAL flush */
+bool		jc_synchronous_claims = false;
+
 void		_PG_init(void);
 
 void
@@ -83,6 +86,17 @@ _PG_init(void)
 							NULL,
 							NULL,
 							NULL);
+
+	DefineCustomBoolVariable("jobchunk.synchronous_claims",
+							 "Makes a transaction of nothing but claims wait for its WAL to reach disk.",
+							 "Off, such a transaction commits as with synchronous_commit = off: a crash can undo the claims of its last moments, which leaves their chunks pending.",
+							 &jc_synchronous_claims,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jobchunk");

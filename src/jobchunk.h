@@ -33,6 +33,7 @@ extern int	jc_chunk_size;
 extern int	jc_max_retries;
 extern int	jc_lease_timeout;
 extern int	jc_rescan_interval;
+extern bool jc_synchronous_claims;
 
 /*
  * One statement of the extension, prepared once per backend.
@@ -41,7 +42,7 @@ extern int	jc_rescan_interval;
  * for the schema the calling function lives in.  expect is the SPI_OK_* code
  * a successful execution returns.
  */
-#define JC_MAX_ARGS 8
+#define JC_MAX_ARGS 9
 
 typedef struct JcQuery
 {
@@ -77,6 +78,23 @@ typedef struct JcQuery
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed) "
+
+/*
+ * The SET clause of a claim that gives the chunk its next lease token: the
+ * old one + 1 or the parameter least, whichever is larger.  Claims pass the
+ * start of the statement (statement_timestamp(), in microseconds since
+ * 2000) as least, so that tokens increase with time as well as with each
+ * claim: a token handed out by a claim that a crash undid (see commit.c) is
+ * not handed out again after the restart, as long as the clock has not gone
+ * back across it.
+ */
+#define JC_NEXT_TOKEN(least) \
+	"lease_token = pg_catalog.int8larger(c.lease_token OPERATOR(pg_catalog.+) 1, " \
+	least "), "
+
+/* commit.c */
+extern void jc_claim_begins(void);
+extern void jc_claim_ends(void);
 
 /* plans.c */
 extern void jc_connect(FunctionCallInfo fcinfo);

@@ -21,6 +21,7 @@
  */
 #include "jobchunk.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -50,15 +51,15 @@ static JcQuery mark_processing = {
 	.sql = "WITH changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'processing', task_id = $2, "
-		"lease_token = c.lease_token OPERATOR(pg_catalog.+) 1, "
+		JC_NEXT_TOKEN("$5")
 		"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
 		"RETURNING c AS chunk, c.job_id), "
 		JC_COUNT("changed", "0", "1", "0", "0", "$4")
 		"SELECT chunk FROM changed",
-	.nargs = 4,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID},
+	.nargs = 5,
+	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -266,8 +267,9 @@ Datum
 jc_mark_processing(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		chunk;
 
 	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
@@ -276,10 +278,14 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
 	values[2] = jc_lease_arg(fcinfo, 2);
 	values[3] = jc_stripe();
+	values[4] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
+	jc_claim_begins();
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed(jc_execute(&mark_processing, values, nulls, false),
-							chunk_id, 'n', 0, "marked processing", JC_PENDING));
+	chunk = changed(jc_execute(&mark_processing, values, nulls, false),
+					chunk_id, 'n', 0, "marked processing", JC_PENDING);
+	jc_claim_ends();
+	PG_RETURN_DATUM(chunk);
 }
 
 /*

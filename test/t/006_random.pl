@@ -286,8 +286,8 @@ my %invariants = (
 		LEFT JOIN (SELECT chunk_id, count(*) AS claims, count(DISTINCT lease_token) AS tokens,
 		                  max(lease_token) AS last_token
 		           FROM claims GROUP BY chunk_id) AS l ON l.chunk_id = c.id
-		WHERE (c.lease_token, c.lease_token, c.lease_token)
-		      <> (coalesce(l.claims, 0), coalesce(l.tokens, 0), coalesce(l.last_token, 0))},
+		WHERE (coalesce(l.claims, 0), c.lease_token)
+		      <> (coalesce(l.tokens, 0), coalesce(l.last_token, 0))},
 	'fenced completions only with the current token, once per chunk' => q{
 		SELECT count(*)
 		FROM (SELECT chunk_id, count(*) AS completions, max(lease_token) AS token
