@@ -11,9 +11,9 @@
  * completion of a claimed chunk, has made the claim durable too.  A claim
  * lost this way leaves its chunks pending after the restart, as if the
  * worker had died just before claiming, and its lease tokens are not handed
- * out again, because a claim takes its token from the clock (see claim.c):
- * the worker that received the lost claim is refused like any worker whose
- * lease was taken back.  A claim needs no durability beyond that, and does
+ * out again, because a claim takes its token from the clock (see
+ * JC_NEXT_TOKEN in jobchunk.h): the worker that received the lost claim is
+ * refused like any worker whose lease was taken back.  A claim needs no durability beyond that, and does
  * not wait for a disk flush that a worker's completion will wait for anyway.
  *
  * "Nothing but claims": the transaction had no transaction id when its
@@ -61,6 +61,7 @@ commit_claims(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			claims_state = NO_CLAIMS;
+			claims_end = InvalidXLogRecPtr;
 			break;
 		default:
 			break;
