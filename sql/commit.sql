@@ -13,6 +13,9 @@ SET jobchunk.chunk_size = 1;
 SELECT count(*) FROM jc_create_chunks(100, 2000);
 RESET jobchunk.chunk_size;
 CREATE TABLE public.other_writes (n int);
+-- No autovacuum may write WAL out meanwhile.
+ALTER TABLE job_chunks SET (autovacuum_enabled = off);
+ALTER TABLE job_counts SET (autovacuum_enabled = off);
 
 -- run(body) runs body 100 times, each time in a transaction of its own.
 CREATE PROCEDURE pg_temp.run(body text) LANGUAGE plpgsql AS $$
@@ -29,12 +32,12 @@ SELECT pg_stat_force_next_flush();
 SELECT wal_write AS before FROM pg_stat_wal \gset
 CALL pg_temp.run('SELECT count(*) FROM jobchunk.jc_next_pending(100)');
 SELECT pg_stat_force_next_flush();
-SELECT wal_write - :before < 50 AS "100 claims: few WAL writes" FROM pg_stat_wal;
+SELECT wal_write - :before < 60 AS "100 claims: few WAL writes" FROM pg_stat_wal;
 SELECT pg_stat_force_next_flush();
 SELECT wal_write AS before FROM pg_stat_wal \gset
 CALL pg_temp.run('SELECT count(*) FROM jobchunk.jc_claim(100, 2); SELECT count(*) FROM jobchunk.jc_mark_processing((SELECT min(id) FROM jobchunk.job_chunks WHERE job_id = 100 AND status = ''pending''))');
 SELECT pg_stat_force_next_flush();
-SELECT wal_write - :before < 50 AS "100 batch claims with a claim by id: few WAL writes" FROM pg_stat_wal;
+SELECT wal_write - :before < 60 AS "100 batch claims with a claim by id: few WAL writes" FROM pg_stat_wal;
 
 -- The same with jobchunk.synchronous_claims = on: one write per commit.
 SET jobchunk.synchronous_claims = on;
@@ -68,4 +71,6 @@ SELECT count(*) FILTER (WHERE status = 'processing') AS processing,
        count(*) FILTER (WHERE status = 'completed') AS completed
 FROM job_chunks WHERE job_id = 100;
 DROP TABLE public.other_writes;
+ALTER TABLE job_chunks RESET (autovacuum_enabled);
+ALTER TABLE job_counts RESET (autovacuum_enabled);
 DELETE FROM crawl_jobs WHERE id = 100;

@@ -1,5 +1,6 @@
 --
--- jobchunk.chunk_size and jobchunk.max_retries
+-- The parameters: jobchunk.chunk_size, max_retries, lease_timeout,
+-- rescan_interval and synchronous_claims
 --
 
 -- The parameters exist once the library is loaded: by the first call of a
@@ -15,6 +16,15 @@ SELECT outcome('SET jobchunk.chunk_size = -1');
 SELECT outcome('SET jobchunk.max_retries = -1');
 SELECT outcome('SET jobchunk.chunk_size = ''many''');
 SELECT outcome('SET jobchunk.lease_timeout = 0');
+SELECT outcome('SET jobchunk.rescan_interval = -1');
+SELECT outcome('SET jobchunk.synchronous_claims = ''sometimes''');
+
+-- The rescan interval takes a unit too, and 0.
+SET jobchunk.rescan_interval = '5s';
+SHOW jobchunk.rescan_interval;
+SET jobchunk.rescan_interval = 0;
+SHOW jobchunk.rescan_interval;
+RESET jobchunk.rescan_interval;
 
 -- The lease timeout takes a unit.
 SET jobchunk.lease_timeout = '90s';

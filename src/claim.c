@@ -26,8 +26,11 @@
  * when it has no position, when the claim from its position finds fewer
  * chunks than asked for, and when jobchunk.rescan_interval has passed since
  * it last did; and it forgets its positions when a transaction or
- * subtransaction aborts, and a job's position when it retries a chunk of
- * the job.  With jobchunk.rescan_interval = 0 every claim starts at the head.
+ * subtransaction aborts or is prepared, and a job's position when it
+ * retries a chunk of the job.  With jobchunk.rescan_interval = 0 every claim
+ * starts at the head.  Claims across all jobs use the positions in each job
+ * they take from, but find the next job by walking job_chunks_claim_idx,
+ * which positions do not shorten.
  *
  * A claim across all jobs serves the jobs in turn: among the jobs with
  * pending chunks at the highest priority, it takes from the first job after
@@ -59,6 +62,13 @@ static int64 last_job_served = 0;
 static TimestampTz last_reap_any_job = 0;
 
 /*
+ * A claim that takes back expired leases takes back up to this many, or as
+ * many as it claims if that is more, so that many leases expiring at once
+ * (a fleet of workers gone) come back in a few claims.
+ */
+#define REAP_AT_LEAST 100
+
+/*
  * A job's position: where in claim order the last chunk this backend
  * claimed from it is, and when it last claimed from the head.
  */
@@ -66,6 +76,7 @@ typedef struct ClaimPosition
 {
 	int64		job_id;			/* hash key */
 	bool		valid;			/* false: claim from the head next time */
+	uint64		epoch;			/* valid only while positions_epoch is this */
 	int32		priority;
 	TimestampTz created_at;
 	int32		chunk_index;
@@ -76,6 +87,13 @@ typedef struct ClaimPosition
 #define MAX_POSITIONS 1024
 
 static HTAB *positions = NULL;
+
+/*
+ * Bumped to forget all positions at once.  An abort only bumps it, and never
+ * frees the table, because it can happen while claim_job() holds a pointer
+ * into it (a subtransaction of a trigger's exception block).
+ */
+static uint64 positions_epoch = 0;
 
 /*
  * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
@@ -136,12 +154,12 @@ static JcQuery reap_any_job = {
  * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe, $6
  * the least lease token (see JC_NEXT_TOKEN), and for a claim from a
  * position, $7 to $9 its priority, created_at and chunk_index.  The rows
- * come back in claim order.  Within a job
- * chunk_index orders as id does; ordering by it makes
- * job_chunks_job_claim_idx the only index that provides the order
- * (job_chunks_claim_idx would have to step over other jobs' chunks).  From a
- * position, the scan starts at it and stays at its priority and creation
- * time, the chunks of one jc_create_chunks() call.
+ * come back in claim order.  Within a job chunk_index orders as id does;
+ * ordering by it makes job_chunks_job_claim_idx the only index that
+ * provides the order (job_chunks_claim_idx would have to step over other
+ * jobs' chunks).  From a position, the scan starts at the position's key
+ * and stays at its priority (a job's chunks all have the priority given to
+ * jc_create_chunks()).
  */
 #define CLAIM(from_position) \
 	"WITH claimed AS (" \
@@ -256,14 +274,15 @@ reap(bool any_job, int64 job_id, int n)
 }
 
 /*
- * Forget every position, when a transaction or subtransaction aborts: its
- * claims are undone.
+ * Forget every position when a transaction or subtransaction aborts (its
+ * claims are undone) or is prepared (it may be rolled back later).
  */
 static void
 forget_positions_at_abort(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		jc_forget_positions(0);
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		positions_epoch++;
 }
 
 static void
@@ -271,28 +290,21 @@ forget_positions_at_subabort(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		jc_forget_positions(0);
+		positions_epoch++;
 }
 
 /*
- * Forget this backend's position in the job, or in all jobs when job_id is
- * 0, so that its next claim starts from the head.
+ * Forget this backend's position in the job, so that its next claim of the
+ * job starts from the head.
  */
 void
-jc_forget_positions(int64 job_id)
+jc_forget_position(int64 job_id)
 {
-	if (positions == NULL)
-		return;
-	if (job_id == 0)
-	{
-		hash_destroy(positions);
-		positions = NULL;
-	}
-	else
+	if (positions != NULL)
 		(void) hash_search(positions, &job_id, HASH_REMOVE, NULL);
 }
 
-/* The position of this backend in the job, made invalid when new */
+/* The position of this backend in the job, invalid when new or forgotten */
 static ClaimPosition *
 position_of(int64 job_id)
 {
@@ -307,7 +319,10 @@ position_of(int64 job_id)
 		callbacks_registered = true;
 	}
 	if (positions != NULL && hash_get_num_entries(positions) >= MAX_POSITIONS)
-		jc_forget_positions(0);
+	{
+		hash_destroy(positions);
+		positions = NULL;
+	}
 	if (positions == NULL)
 	{
 		HASHCTL		ctl;
@@ -318,8 +333,11 @@ position_of(int64 job_id)
 								HASH_ELEM | HASH_BLOBS);
 	}
 	position = hash_search(positions, &job_id, HASH_ENTER, &found);
-	if (!found)
+	if (!found || position->epoch != positions_epoch)
+	{
 		position->valid = false;
+		position->epoch = positions_epoch;
+	}
 	return position;
 }
 
@@ -378,7 +396,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
-	if (position->valid &&
+	/* A clock that went back ends the interval, too. */
+	if (position->valid && now >= position->rescanned_at &&
 		!TimestampDifferenceExceeds(position->rescanned_at, now, jc_rescan_interval))
 	{
 		values[3] = Int32GetDatum(n);
@@ -390,7 +409,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 			return claimed;
 	}
 
-	reap(false, job_id, n - (int) claimed);
+	reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST));
 	values[3] = Int32GetDatum(n - (int) claimed);
 	position->rescanned_at = now;
 	position->valid = false;
@@ -490,9 +509,10 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
-		if (TimestampDifferenceExceeds(last_reap_any_job, now, jc_rescan_interval))
+		if (now < last_reap_any_job ||
+			TimestampDifferenceExceeds(last_reap_any_job, now, jc_rescan_interval))
 		{
-			reap(true, 0, n);
+			reap(true, 0, Max(n, REAP_AT_LEAST));
 			last_reap_any_job = now;
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);

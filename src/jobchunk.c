@@ -76,7 +76,8 @@ _PG_init(void)
 
 	DefineCustomIntVariable("jobchunk.rescan_interval",
 							"Longest time a backend claims chunks of a job from where its last claim ended.",
-							"After this time the next claim takes back expired leases and starts again at the head of the job's queue.  0 makes every claim do so.",
+							"After this time the next claim takes back expired leases and starts "
+							"again at the head of the job's queue.  0 makes every claim do so.",
 							&jc_rescan_interval,
 							1000,
 							0,
@@ -89,7 +90,9 @@ _PG_init(void)
 
 	DefineCustomBoolVariable("jobchunk.synchronous_claims",
 							 "Makes a transaction of nothing but claims wait for its WAL to reach disk.",
-							 "Off, such a transaction commits as with synchronous_commit = off: a crash can undo the claims of its last moments, which leaves their chunks pending.",
+							 "Off, such a transaction commits as with synchronous_commit = off: "
+							 "a crash can undo the claims of its last moments, which leaves their "
+							 "chunks pending.",
 							 &jc_synchronous_claims,
 							 false,
 							 PGC_USERSET,

@@ -118,7 +118,7 @@ extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */
-extern void jc_forget_positions(int64 job_id);
+extern void jc_forget_position(int64 job_id);
 
 /* counts.c */
 extern Datum jc_stripe(void);

@@ -366,7 +366,7 @@ jc_retry(PG_FUNCTION_ARGS)
 														 2, &isnull));
 
 		/* The chunk may be behind this backend's position in the job. */
-		jc_forget_positions(job_id);
+		jc_forget_position(job_id);
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 3, &isnull)))
 			jc_notify_claimable(job_id);
