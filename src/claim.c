@@ -3,9 +3,10 @@
  * claim.c
  *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
- * A claim first takes back chunks whose lease has expired (reaping): each
- * becomes pending again as a new attempt, with retry_count + 1, or failed
- * once retry_count has reached jobchunk.max_retries.  Then one statement
+ * A claim that starts at the head of the job's queue (see below) first
+ * takes back chunks whose lease has expired (reaping): each becomes pending
+ * again as a new attempt, with retry_count + 1, or failed once retry_count
+ * has reached jobchunk.max_retries.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
  * first, then older, then lower chunk_index), locks them with FOR UPDATE
  * SKIP LOCKED and marks them processing with a lease and a new fencing
