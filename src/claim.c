@@ -275,6 +275,17 @@ reap(bool any_job, int64 job_id, int n)
 }
 
 /*
+ * Whether jobchunk.rescan_interval has passed from since to now; a clock
+ * that went back ends the interval, too.
+ */
+static bool
+rescan_due(TimestampTz since, TimestampTz now)
+{
+	return now < since ||
+		TimestampDifferenceExceeds(since, now, jc_rescan_interval);
+}
+
+/*
  * Forget every position when a transaction or subtransaction aborts (its
  * claims are undone) or is prepared (it may be rolled back later).
  */
@@ -397,9 +408,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
-	/* A clock that went back ends the interval, too. */
-	if (position->valid && now >= position->rescanned_at &&
-		!TimestampDifferenceExceeds(position->rescanned_at, now, jc_rescan_interval))
+	if (position->valid && !rescan_due(position->rescanned_at, now))
 	{
 		values[3] = Int32GetDatum(n);
 		values[6] = Int32GetDatum(position->priority);
@@ -510,8 +519,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
-		if (now < last_reap_any_job ||
-			TimestampDifferenceExceeds(last_reap_any_job, now, jc_rescan_interval))
+		if (rescan_due(last_reap_any_job, now))
 		{
 			reap(true, 0, Max(n, REAP_AT_LEAST));
 			last_reap_any_job = now;
