@@ -447,9 +447,10 @@ FROM unnest(ARRAY['jc_statistics', 'jc_progress', 'jc_is_complete']) WITH ORDINA
                   'P0002', 'P0002']) WITH ORDINALITY AS a(arg, expect, an)
 ORDER BY fn, an;
 
--- jc_pause_job, jc_resume_job, jc_cancel_job (job_id bigint).  Pausing a
--- paused job and resuming an active one change nothing; a cancelled job
--- cannot be paused or resumed; cancelling it again fails no chunk.
+-- jc_pause_job, jc_resume_job, jc_cancel_job, jc_purge_job (job_id bigint).
+-- Pausing a paused job and resuming an active one change nothing; a
+-- cancelled job cannot be paused or resumed; cancelling it again fails no
+-- chunk; a job with a chunk pending or processing cannot be purged.
 INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_pause_job(NULL::bigint)', '22023', NULL, NULL),
     ('jc_pause_job(900)', 'ok', NULL,
@@ -484,7 +485,19 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_cancel_job(-1)', 'P0002', NULL, NULL),
     ('jc_cancel_job(999999)', 'P0002', NULL, NULL),
     ('jc_cancel_job(-9223372036854775808)', 'P0002', NULL, NULL),
-    ('jc_cancel_job(9223372036854775807)', 'P0002', NULL, NULL);
+    ('jc_cancel_job(9223372036854775807)', 'P0002', NULL, NULL),
+    ('jc_purge_job(NULL::bigint)', '22023', NULL, NULL),
+    ('jc_purge_job(900)', '55000', NULL, NULL),
+    ('jc_purge_job(901)', '55000', NULL, NULL),
+    ('jc_purge_job(902)', '55000', NULL, NULL),
+    ('jc_purge_job(903)', 'ok', NULL,
+     $$NOT EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE id = 903)$$),
+    ('jc_purge_job(904)', 'ok', NULL, NULL),
+    ('jc_purge_job(0)', 'P0002', NULL, NULL),
+    ('jc_purge_job(-1)', 'P0002', NULL, NULL),
+    ('jc_purge_job(999999)', 'P0002', NULL, NULL),
+    ('jc_purge_job(-9223372036854775808)', 'P0002', NULL, NULL),
+    ('jc_purge_job(9223372036854775807)', 'P0002', NULL, NULL);
 
 -- Run every case: fingerprint, outcome(), fingerprint, check; then undo it
 -- (a successful call too, so that every case meets the same fixture).

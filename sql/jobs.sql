@@ -1,5 +1,5 @@
 --
--- Job controls: jc_pause_job, jc_resume_job, jc_cancel_job
+-- Job controls: jc_pause_job, jc_resume_job, jc_cancel_job, jc_purge_job
 --
 SET search_path = jobchunk, public;
 -- Every claim starts at the head of the queue, taking back expired leases
@@ -81,3 +81,33 @@ SELECT status FROM jc_retry((SELECT id FROM job_chunks WHERE job_id = 84));
 SELECT count(*) FROM jc_next_pending(84);
 
 SELECT id, state FROM crawl_jobs ORDER BY id;
+
+-- A job with chunks pending or processing is not purged, whatever its
+-- state, and keeps everything.
+SELECT fingerprint() AS before \gset
+SELECT id, pending, processing, outcome('SELECT jobchunk.jc_purge_job(' || id || ')')
+FROM (VALUES (80), (84)) AS t(id), LATERAL jc_statistics(id)
+ORDER BY id;
+SELECT fingerprint() = :'before' AS unchanged;
+SELECT status FROM jc_mark_processing((SELECT id FROM job_chunks WHERE job_id = 84));
+SELECT jc_cancel_job(84);
+SELECT fingerprint() AS before \gset
+SELECT sql, outcome(sql) FROM (VALUES
+    ('SELECT jobchunk.jc_purge_job(84)'),
+    ('SELECT jobchunk.jc_purge_job(99)'),
+    ('SELECT jobchunk.jc_purge_job(NULL)')
+) AS t(sql);
+SELECT fingerprint() = :'before' AS unchanged;
+
+-- A finished job is purged, with its chunks and counts, cancelled or not:
+-- the call returns how many chunks it had.  The other jobs keep theirs.
+SELECT status FROM jc_mark_completed((SELECT id FROM job_chunks WHERE job_id = 84));
+SELECT j.id, s.total, s.pending, s.processing, j.state
+FROM crawl_jobs j, LATERAL jc_statistics(j.id) s ORDER BY j.id;
+SELECT jc_purge_job(82), jc_purge_job(83), jc_purge_job(84);
+SELECT j.id, (SELECT count(*) FROM job_chunks c WHERE c.job_id = j.id) AS chunks,
+       (SELECT count(*) FROM job_counts k WHERE k.job_id = j.id) AS count_rows
+FROM (VALUES (80), (81), (82), (83), (84)) AS j(id) ORDER BY j.id;
+SELECT id, state FROM crawl_jobs ORDER BY id;
+SELECT outcome('SELECT jobchunk.jc_purge_job(82)');
+SELECT total, pending, completed FROM jc_statistics(80);

@@ -40,14 +40,15 @@ GRANT EXECUTE ON FUNCTION
     TO jobchunk_worker;
 
 -- Producers create jobs and their chunks, retry failed chunks, and pause,
--- resume and cancel jobs.  Jobs are rows they insert: INSERT (name) on
+-- resume, cancel and purge jobs.  Jobs are rows they insert: INSERT (name) on
 -- crawl_jobs, and SELECT (id) to read the new id back.
 GRANT EXECUTE ON FUNCTION
     jobchunk.jc_create_chunks(bigint, bigint, integer),
     jobchunk.jc_retry(bigint),
     jobchunk.jc_pause_job(bigint),
     jobchunk.jc_resume_job(bigint),
-    jobchunk.jc_cancel_job(bigint)
+    jobchunk.jc_cancel_job(bigint),
+    jobchunk.jc_purge_job(bigint)
     TO jobchunk_producer;
 GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO jobchunk_producer;
 
@@ -165,6 +166,7 @@ INSERT INTO calls VALUES
     ('jobchunk_producer', 5, 'SELECT jobchunk.jc_resume_job(952)', 'ok'),
     ('jobchunk_producer', 6, 'SELECT jobchunk.jc_retry({F})', 'ok'),
     ('jobchunk_producer', 7, 'SELECT jobchunk.jc_cancel_job(953)', 'ok'),
+    ('jobchunk_producer', 8, 'SELECT jobchunk.jc_purge_job(953)', 'ok'),
     ('jobchunk_reader', 1, 'SELECT count(*) FROM jobchunk.jc_chunks(950)', 'ok'),
     ('jobchunk_reader', 2, 'SELECT count(*) FROM jobchunk.jc_chunks(950, ''failed'')', 'ok'),
     ('jobchunk_reader', 3, 'SELECT jobchunk.jc_chunk({F})', 'ok'),
@@ -256,6 +258,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_worker', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_retry({F})'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_cancel_job(950)'),
+    ('jobchunk_worker', 'SELECT jobchunk.jc_purge_job(952)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_statistics(950)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_chunks(950)'),
     ('jobchunk_worker', 'UPDATE jobchunk.job_chunks SET priority = 10'),
@@ -274,6 +277,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_reader', 'SELECT jobchunk.jc_next_pending(950)'),
     ('jobchunk_reader', 'SELECT jobchunk.jc_retry({F})'),
     ('jobchunk_reader', 'SELECT jobchunk.jc_pause_job(950)'),
+    ('jobchunk_reader', 'SELECT jobchunk.jc_purge_job(952)'),
     ('jobchunk_reader', 'UPDATE jobchunk.job_chunks SET status = ''completed'''),
     ('jobchunk_reader', 'SELECT name FROM jobchunk.crawl_jobs'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
@@ -293,6 +297,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_outsider', 'SELECT jobchunk.jc_pause_job(950)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_resume_job(950)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_cancel_job(950)'),
+    ('jobchunk_outsider', 'SELECT jobchunk.jc_purge_job(952)'),
     ('jobchunk_outsider', 'SELECT count(*) FROM jobchunk.job_chunks'),
     ('jobchunk_outsider', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')');
 

@@ -222,11 +222,12 @@ INSERT INTO steps VALUES
     (44, 'jc_cancel_job(911)', NULL),
     (45, 'jc_is_complete(911)', NULL),
     (46, 'jc_progress(911)', NULL),
-    (47, 'jc_cancel_job(910)', NULL),
-    (48, 'jc_retry({910:4})', NULL),
-    (49, 'jc_statistics(999)', NULL),
-    (50, 'jc_chunks(910)', NULL),
-    (51, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (47, 'jc_purge_job(911)', NULL),
+    (48, 'jc_cancel_job(910)', NULL),
+    (49, 'jc_retry({910:4})', NULL),
+    (50, 'jc_statistics(999)', NULL),
+    (51, 'jc_chunks(910)', NULL),
+    (52, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text

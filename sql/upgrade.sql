@@ -1,13 +1,14 @@
 --
--- ALTER EXTENSION jobchunk UPDATE from 1.0, holding data: the data survive,
--- chunks in flight get a lease, and the new functions work.
+-- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1 to 1.2, holding data:
+-- the data survive, chunks in flight get a lease, and the new functions
+-- work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SET search_path = jobchunk, public;
 
--- The rows 1.0 left behind.  The library installed is already 1.1's, which
--- refuses to run on the 1.0 definitions: the rows are written directly.
+-- The rows 1.0 left behind.  The library installed is already 1.2's, which
+-- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
                         error_message, retry_count, task_id)
@@ -46,6 +47,11 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
+-- 1.1 is not the library's version either; 1.2 is.
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+ALTER EXTENSION jobchunk UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+
 -- The new and changed functions work on the old data.
 SELECT jc_heartbeat(2, 1, interval '1 hour') - now() AS lease;
 SELECT id, status FROM jc_mark_completed(2, 1);
@@ -60,6 +66,9 @@ SELECT count(*) FROM jc_next_pending(2);
 SELECT jc_cancel_job(2);
 SELECT * FROM jc_statistics(1);
 SELECT * FROM jc_statistics(2);
+SELECT jc_purge_job(1);
+SELECT outcome('SELECT jobchunk.jc_purge_job(2)');
+SELECT id FROM crawl_jobs ORDER BY id;
 
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;

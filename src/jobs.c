@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * jobs.c
- *		Job controls: jc_pause_job(), jc_resume_job(), jc_cancel_job().
+ *		Job controls: jc_pause_job(), jc_resume_job(), jc_cancel_job(),
+ *		jc_purge_job().
  *
  * A job is active, paused or cancelled (crawl_jobs.state).  Only an active
  * job's chunks are claimed; chunks in flight finish normally whatever the
  * job's state.  Cancelling also fails the job's pending chunks, and is
- * final.
+ * final.  Purging deletes a job none of whose chunks is pending or
+ * processing, with its chunks and counts.
  *
  * src/jobs.c
  *
@@ -20,13 +22,15 @@
 PG_FUNCTION_INFO_V1(jc_pause_job);
 PG_FUNCTION_INFO_V1(jc_resume_job);
 PG_FUNCTION_INFO_V1(jc_cancel_job);
+PG_FUNCTION_INFO_V1(jc_purge_job);
 
 /*
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
  * and claims that take back expired leases (FOR KEY SHARE) go on.
- * Cancelling locks it FOR UPDATE: it waits for them, and they for it, so
- * that no chunk of a cancelled job is left pending (see transitions.c and
- * claim.c).
+ * Cancelling and purging lock it FOR UPDATE: they wait for them, and they
+ * for it, so that no chunk of a cancelled job is left pending (see
+ * transitions.c and claim.c), and no chunk of a purged job was pending or
+ * processing.
  */
 #define LOCK_JOB(strength) { \
 	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j " \
@@ -38,6 +42,32 @@ PG_FUNCTION_INFO_V1(jc_cancel_job);
 
 static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_to_cancel = LOCK_JOB("UPDATE");
+
+/*
+ * How many chunks the job has, and how many of them are pending or
+ * processing.  Run after lock_job_to_cancel, as a statement of its own and
+ * not read-only, so that SPI takes a new snapshot for it: in READ COMMITTED
+ * that snapshot sees every retry that committed while the lock was awaited.
+ */
+static JcQuery count_unfinished = {
+	.sql = "SELECT COALESCE(pg_catalog.sum(k.total), 0)::bigint, "
+		"COALESCE(pg_catalog.sum(k.total OPERATOR(pg_catalog.-) k.completed "
+		"OPERATOR(pg_catalog.-) k.failed), 0)::bigint "
+		"FROM @extschema@.job_counts AS k "
+		"WHERE k.job_id OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+/* Deleting the job deletes its chunks and counts (ON DELETE CASCADE). */
+static JcQuery delete_job = {
+	.sql = "DELETE FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_DELETE
+};
 
 static JcQuery set_state = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j "
@@ -142,4 +172,43 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 	failed = jc_result_value(1, &isnull);
 	jc_finish();
 	PG_RETURN_DATUM(failed);
+}
+
+/*
+ * jc_purge_job(job_id bigint) RETURNS bigint
+ *
+ * Returns how many chunks it deleted.
+ */
+Datum
+jc_purge_job(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+	bool		isnull;
+	int64		job_id;
+	int64		chunks;
+	int64		unfinished;
+
+	jc_check_not_null(fcinfo, 0);
+	job_id = PG_GETARG_INT64(0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	if (jc_execute(&lock_job_to_cancel, values, NULL, false) == 0)
+		jc_report_no_job(job_id);
+	if (jc_execute(&count_unfinished, values, NULL, false) != 1)
+		elog(ERROR, "counting the chunks of a job returned no row");
+	chunks = DatumGetInt64(jc_result_value(1, &isnull));
+	unfinished = DatumGetInt64(jc_result_value(2, &isnull));
+	if (unfinished > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job %lld cannot be purged", (long long) job_id),
+				 errdetail_plural("%lld of its chunks is pending or processing.",
+								  "%lld of its chunks are pending or processing.",
+								  (unsigned long) unfinished,
+								  (long long) unfinished),
+				 errhint("Wait for the job to finish, or cancel it with jc_cancel_job() and wait for its chunks in flight.")));
+	jc_execute(&delete_job, values, NULL, false);
+	jc_finish();
+	PG_RETURN_INT64(chunks);
 }
