@@ -18,6 +18,11 @@
 #   bloat      CYCLES claim + complete cycles (8 clients, autovacuum as
 #              configured) in ten slices: throughput, and the size of
 #              job_chunks with its indexes, after each slice
+#   stream     CYCLES cycles in twenty slices, each on a job of CYCLES / 20
+#              chunks created before the slice and purged (jc_purge_job)
+#              after it, the next job already waiting: throughput, and the
+#              size of job_chunks and its indexes, its dead tuples and the
+#              autovacuums of it so far, after each purge
 #   memory     the private resident memory (RssAnon: not the shared buffers
 #              the backend touches, which VmRSS counts) of one backend over
 #              CALLS claim + complete cycles
@@ -196,6 +201,32 @@ for slice in $(seq 10); do
 	last=$tps
 done
 echo "ratio last / first slice: $(ratio "$last" "$first")"
+sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- stream
+echo
+echo "== $CYCLES cycles over jobs of $((CYCLES / 20)) chunks, each purged when done (8 clients)"
+printf '%-6s %12s %16s %14s %14s %10s\n' slice cycles/s "size (MB)" "indexes (MB)" "dead tuples" vacuums
+next=$(new_job stream-1 $((CYCLES / 20)))
+vacuums0=$(sql -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+sizes=()
+for slice in $(seq 20); do
+	job=$next
+	next=$(new_job "stream-$((slice + 1))" $((CYCLES / 20)))
+	tps=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -t $((CYCLES / 160)) -D job="$job")
+	[ "$(sql -c "SELECT jobchunk.jc_is_complete($job)")" = t ] ||
+		{ echo "job $job is not complete after its slice" >&2; exit 1; }
+	sql -c "SELECT jobchunk.jc_purge_job($job)" >/dev/null
+	read -r size indexes dead vacuums < <(sql -F ' ' -c "
+		SELECT round(pg_total_relation_size(relid) / 1048576.0),
+		       round(pg_indexes_size(relid) / 1048576.0), n_dead_tup, autovacuum_count
+		FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+	vacuums=$((vacuums - vacuums0))
+	printf '%-6s %12s %16s %14s %14s %10s\n' "$slice" "$tps" "$size" "$indexes" "$dead" "$vacuums"
+	sizes+=("$size")
+done
+echo "size after slices 5, 10, 15 and 20: ${sizes[4]}, ${sizes[9]}, ${sizes[14]} and ${sizes[19]} MB;" \
+	"autovacuum ran $vacuums times"
 sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
 
 # ---------------------------------------------------------------- memory
