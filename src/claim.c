@@ -21,6 +21,15 @@
  * over all of them: between two vacuums of a busy job, thousands of index
  * pages.  So each backend remembers, per job, the claim-order key of the
  * last chunk it claimed (its position), and its next claims start there.
+ * A claim from a position also skips the chunks whose row another
+ * transaction has marked (xmax set): chunks being claimed right now, and
+ * chunks claimed since the statement took its snapshot.  Locking those would
+ * follow each to its newest version, lock that although it is no longer
+ * pending, and make the worker completing it wait for the claim: with 32
+ * backends on one job, about one such lock per claim, and up to dozens in
+ * one.  A chunk whose claim rolled back, or that another statement locked,
+ * keeps the mark until it is claimed from the head.
+ *
  * Chunks can become pending behind a position: retried, taken back from an
  * expired lease, or left pending by a claim that rolled back.  Therefore a
  * backend starts again from the head, taking back expired leases first,
@@ -192,7 +201,8 @@ static JcQuery claim_from_head = {
 
 static JcQuery claim_from_position = {
 	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $7 "
-				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "),
+				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "
+				 "AND n.xmax OPERATOR(pg_catalog.=) 0 "),
 	.nargs = 9,
 	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID,
 	INT4OID, TIMESTAMPTZOID, INT4OID},
