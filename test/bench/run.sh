@@ -31,8 +31,10 @@
 #   jobchunk-n50  jc_claim(job, 50) + jc_mark_completed(ids, tokens)
 #   pgq           PgQ 3.5: next_batch + get_batch_events (one transaction),
 #                 finish_batch (another), batches of $PGQ_BATCH events
-#   jobchunk-32jobs (only at 32 clients) jobchunk's cycle with each client on
-#                 a job of its own, against all 32 on one job: "one hot job"
+#   jobchunk-32jobs, jobchunk-1job (only at 32 clients, one right after the
+#                 other, each on jobs made for it): jobchunk's cycle with each
+#                 client on a job of its own, and with all 32 on one job of as
+#                 many chunks as the 32 together: "one hot job"
 #
 # Server settings, the same for every system (ALTER SYSTEM, then a restart):
 #   shared_buffers=1GB, max_connections=100, synchronous_commit=on, fsync=on
@@ -101,6 +103,7 @@ fi
 PGQ_BATCH=${PGQ_BATCH:-50}
 BACKLOG_FACTOR=${BACKLOG_FACTOR:-2}
 HOT_CLIENTS=32
+HOT_ROUNDS=${HOT_ROUNDS:-3}
 START_DATE=$(date -u +%Y%m%d-%H%M%S)
 RESULTS_DIR=${RESULTS_DIR:-/tmp/jobchunk-bench-$START_DATE}
 export PGPORT=${PGPORT:-54339}
@@ -131,9 +134,9 @@ SHOWN_SETTINGS="'shared_buffers','max_connections','synchronous_commit','fsync',
 # anything is measured (the warm-up then measures it).
 SYSTEMS=(B0 B1 B2 jobchunk jobchunk-n10 jobchunk-n50 pgq)
 declare -A BATCH=([B0]=1 [B1]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10
-	[jobchunk-n50]=50 [pgq]=$PGQ_BATCH [jobchunk-32jobs]=1)
+	[jobchunk-n50]=50 [pgq]=$PGQ_BATCH [jobchunk-32jobs]=1 [jobchunk-1job]=1)
 declare -A GUESS=([B0]=0 [B1]=3000 [B2]=3000 [jobchunk]=3000 [jobchunk-n10]=10000
-	[jobchunk-n50]=25000 [pgq]=20000 [jobchunk-32jobs]=3000)
+	[jobchunk-n50]=25000 [pgq]=20000 [jobchunk-32jobs]=3000 [jobchunk-1job]=3000)
 declare -A EST=()	# most items/s per job (PgQ: per consumer) seen so far
 declare -A JOB=()	# the job each queue system's runs take chunks from
 JOBS32=""		# "first last" job ids of jobchunk-32jobs
@@ -294,6 +297,7 @@ cat >"$SCRIPTS/jobchunk.sql" <<'EOF'
 SELECT id, lease_token AS token FROM jobchunk.jc_next_pending(:job::bigint) \gset
 SELECT id AS done FROM jobchunk.jc_mark_completed(:id::bigint, :token::bigint) \gset
 EOF
+cp "$SCRIPTS/jobchunk.sql" "$SCRIPTS/jobchunk-1job.sql"
 cat >"$SCRIPTS/jobchunk-32jobs.sql" <<'EOF'
 \set job :first_job + :client_id
 SELECT id, lease_token AS token FROM jobchunk.jc_next_pending(:job::bigint) \gset
@@ -451,7 +455,7 @@ ensure_backlog() {
 	local sys=$1 seconds=$2 rate need have
 	[ "$sys" = B0 ] && return
 	rate=${EST[$sys]:-0}
-	[ "$sys" = jobchunk-32jobs ] && rate=${EST[jobchunk]:-0}
+	case $sys in jobchunk-32jobs | jobchunk-1job) rate=${EST[jobchunk]:-0} ;; esac
 	need=$(calc "r = $BACKLOG_FACTOR * $rate; if (r < ${GUESS[$sys]}) r = ${GUESS[$sys]};
 		printf \"%d\", r * ($seconds + 2) + 1000")
 	case $sys in
@@ -486,6 +490,14 @@ ensure_backlog() {
 				-c "ANALYZE jobchunk.job_chunks, jobchunk.crawl_jobs, jobchunk.job_counts" >/dev/null
 			JOBS32="$first $last"
 		fi
+		;;
+	jobchunk-1job)
+		# a new job every time, as many chunks as jobchunk-32jobs makes
+		local chunks=$((HOT_CLIENTS * (2 * need / HOT_CLIENTS + 1000)))
+		log "   backlog: a new jobchunk job of $chunks chunks"
+		[ -n "${JOB[$sys]:-}" ] && retire_job jobchunk "${JOB[$sys]}"
+		JOB[$sys]=$(new_job jobchunk "$chunks")
+		sql -c "ANALYZE jobchunk.job_chunks, jobchunk.crawl_jobs, jobchunk.job_counts" >/dev/null
 		;;
 	*)
 		have=0
@@ -599,7 +611,9 @@ run_point() {
 			if [ "$attempt" -lt 3 ] && drained "$sys" "$clients"; then
 				log "   $sys at $clients clients drained its queue; growing the backlog and running again"
 				EST[$sys]=$(calc "e = ${EST[$sys]:-0}; if (e < ${GUESS[$sys]}) e = ${GUESS[$sys]}; print 4 * e")
-				[ "$sys" = jobchunk-32jobs ] && EST[jobchunk]=$(calc "print 4 * ${EST[jobchunk]:-${GUESS[jobchunk]}}")
+				case $sys in jobchunk-32jobs | jobchunk-1job)
+					EST[jobchunk]=$(calc "print 4 * ${EST[jobchunk]:-${GUESS[jobchunk]}}") ;;
+				esac
 				continue
 			fi
 			tail -n 20 "$out" >&2
@@ -620,7 +634,7 @@ run_point() {
 		die "$sys at $clients clients: pgbench counted $tx transactions of ${BATCH[$sys]}, but the tables show only $completed done"
 	per_stream=$items
 	[ "$sys" = pgq ] && per_stream=$(calc "print $items / $clients")
-	[ "$sys" = jobchunk-32jobs ] || EST[$sys]=$(calc "e = ${EST[$sys]:-0}; print ($per_stream > e) ? $per_stream : e")
+	[[ $sys == jobchunk-32jobs || $sys == jobchunk-1job ]] || EST[$sys]=$(calc "e = ${EST[$sys]:-0}; print ($per_stream > e) ? $per_stream : e")
 	[ "$label" = warmup ] && return
 	hot_pct=$(calc "u = $upd1 - $upd0; if (u > 0) printf \"%.1f\", 100 * ($hot1 - $hot0) / u; else print \"\"")
 	local job=${JOB[$sys]:-}
@@ -644,7 +658,7 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 HOT_IN_LIST=0
 for c in "${CLIENT_LIST[@]}"; do [ "$c" = "$HOT_CLIENTS" ] && HOT_IN_LIST=1; done
-TOTAL_RUNS=$(( ${#CLIENT_LIST[@]} * ${#SYSTEMS[@]} + HOT_JOB * (2 - HOT_IN_LIST) ))
+TOTAL_RUNS=$(( ${#CLIENT_LIST[@]} * ${#SYSTEMS[@]} + HOT_JOB * (2 * HOT_ROUNDS + 1 - HOT_IN_LIST) ))
 
 {
 	echo "# jobchunk benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ", quick")"
@@ -660,6 +674,25 @@ TOTAL_RUNS=$(( ${#CLIENT_LIST[@]} * ${#SYSTEMS[@]} + HOT_JOB * (2 - HOT_IN_LIST)
 #
 # Warm-up (also checks every script before the long part), then the runs
 #
+# the one-hot-job pairs: 32 jobs and one job, each new every time, in
+# HOT_ROUNDS rounds of alternating order (32, 1, 1, 32, ...), so that drift
+# in the machine's speed weighs on both alike
+hot_job_pairs() {
+	local round sys order
+	for ((round = 1; round <= HOT_ROUNDS; round++)); do
+		order="jobchunk-32jobs jobchunk-1job"
+		[ $((round % 2)) = 0 ] && order="jobchunk-1job jobchunk-32jobs"
+		for sys in $order; do
+			run_point "$sys" "$HOT_CLIENTS" "$DURATION"
+			if [ "$sys" = jobchunk-32jobs ]; then
+				retire_32jobs
+			else
+				retire_job jobchunk "${JOB[jobchunk-1job]}"
+			fi
+		done
+	done
+}
+
 log "== warm-up, $WARMUP s each"
 for sys in "${SYSTEMS[@]}"; do run_point "$sys" 2 "$WARMUP" warmup; done
 
@@ -667,16 +700,12 @@ log "== $TOTAL_RUNS runs of $DURATION s"
 for c in "${CLIENT_LIST[@]}"; do
 	for sys in "${SYSTEMS[@]}"; do
 		run_point "$sys" "$c" "$DURATION"
-		if [ "$sys" = jobchunk ] && [ "$c" = "$HOT_CLIENTS" ]; then
-			run_point jobchunk-32jobs "$HOT_CLIENTS" "$DURATION"
-			retire_32jobs
-		fi
+		[ "$sys" = jobchunk ] && [ "$c" = "$HOT_CLIENTS" ] && hot_job_pairs
 	done
 done
 if [ "$HOT_JOB" = 1 ] && [ "$HOT_IN_LIST" = 0 ]; then
 	run_point jobchunk "$HOT_CLIENTS" "$DURATION"
-	run_point jobchunk-32jobs "$HOT_CLIENTS" "$DURATION"
-	retire_32jobs
+	hot_job_pairs
 fi
 
 #
@@ -710,7 +739,7 @@ rm -f "$RAW"
 		ORDER BY n.priority DESC, n.created_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED"
 } >"$RESULTS_DIR/schema.txt"
 
-ORDER="${SYSTEMS[*]} jobchunk-32jobs"
+ORDER="${SYSTEMS[*]} jobchunk-32jobs jobchunk-1job"
 {
 	echo
 	printf '%-16s %7s %11s %7s %7s %11s %6s\n' system clients cycles/s "x B0" "x B1" "dead tup Δ" "HOT %"
@@ -719,19 +748,29 @@ ORDER="${SYSTEMS[*]} jobchunk-32jobs"
 			printf "%-16s %7d %11.1f %7s %7s %11d %6s\n", $1, $2, $7,
 				($8 == "" ? "-" : sprintf("%.2f", $8)), ($9 == "" ? "-" : sprintf("%.2f", $9)),
 				$13, ($16 == "" ? "-" : $16)
-		}' "$CSV" | sort -k2,2n
+		}' "$CSV" | sort -s -k2,2n
 	done
 	echo
 	echo "cycles/s: claim + complete cycles per second; for jobchunk-n10/-n50 chunks/s, for pgq events/s"
 	echo "(batches of $PGQ_BATCH, each client its own consumer).  x B0, x B1: against B0 and B1 at the same"
 	echo "client count in this run.  dead tup Δ: n_dead_tup after the run minus before (autovacuum may"
 	echo "lower it); HOT %: n_tup_hot_upd / n_tup_upd during the run, over the system's tables."
-	one=$(awk -F, -v c="$HOT_CLIENTS" '$1 == "jobchunk" && $2 == c { print $7 }' "$CSV")
-	many=$(awk -F, -v c="$HOT_CLIENTS" '$1 == "jobchunk-32jobs" && $2 == c { print $7 }' "$CSV")
-	if [ -n "$one" ] && [ -n "$many" ]; then
+	# the one-hot-job rounds: the mean of each, and each round's ratio
+	hot=$(awk -F, -v c="$HOT_CLIENTS" '$2 == c && $1 == "jobchunk-1job" { one[++n1] = $7 }
+		$2 == c && $1 == "jobchunk-32jobs" { own[++n32] = $7 }
+		END {
+			if (n1 == 0 || n1 != n32) exit
+			for (i = 1; i <= n1; i++) { s1 += one[i]; s32 += own[i]; r = r sprintf(" %.2f", one[i] / own[i]) }
+			printf "%.1f %.1f %.2f%s", s1 / n1, s32 / n32, s1 / s32, r
+		}' "$CSV")
+	if [ -n "$hot" ]; then
+		read -r one many ratio rounds <<<"$hot"
 		echo
-		echo "one hot job: $HOT_CLIENTS clients on one job $one cycles/s, each on its own job $many cycles/s:" \
-			"one job / own jobs = $(calc "printf \"%.2f\", $one / $many")"
+		echo "one hot job: $HOT_CLIENTS clients on one new job $one cycles/s, each on a new job of its own" \
+			"$many cycles/s (means of $HOT_ROUNDS rounds): one job / own jobs = $ratio (rounds: $rounds)"
+		aged=$(awk -F, -v c="$HOT_CLIENTS" '$1 == "jobchunk" && $2 == c { print $7 }' "$CSV")
+		[ -n "$aged" ] && echo "(the jobchunk row at $HOT_CLIENTS clients, on the job its earlier runs used too:" \
+			"$aged cycles/s, $(calc "printf \"%.2f\", $aged / $many") x own jobs)"
 	fi
 	echo "load average at end $(cut -d' ' -f1-3 /proc/loadavg); $(( (SECONDS - START_SECONDS) / 60 )) min $(( (SECONDS - START_SECONDS) % 60 )) s in all"
 	echo "results: $CSV, $RESULTS_DIR/throughput.png"
@@ -747,6 +786,8 @@ done
 if [ "$HOT_JOB" = 1 ]; then
 	awk -F, '$1 == "jobchunk-32jobs" { print $2, $7 }' "$CSV" >"$RESULTS_DIR/plot/jobchunk-32jobs.dat"
 	plot_cmds+=("'$RESULTS_DIR/plot/jobchunk-32jobs.dat' using 1:2 with points pt 7 ps 1.5 title 'jobchunk, 32 clients on 32 jobs'")
+	awk -F, '$1 == "jobchunk-1job" { print $2, $7 }' "$CSV" >"$RESULTS_DIR/plot/jobchunk-1job.dat"
+	plot_cmds+=("'$RESULTS_DIR/plot/jobchunk-1job.dat' using 1:2 with points pt 5 ps 1.5 title 'jobchunk, 32 clients on 1 new job'")
 fi
 plot_list=$(IFS=,; echo "${plot_cmds[*]}")
 gnuplot <<EOF
