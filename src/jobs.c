@@ -41,11 +41,11 @@ PG_FUNCTION_INFO_V1(jc_purge_job);
 }
 
 static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
-static JcQuery lock_job_to_cancel = LOCK_JOB("UPDATE");
+static JcQuery lock_job_for_update = LOCK_JOB("UPDATE");
 
 /*
  * How many chunks the job has, and how many of them are pending or
- * processing.  Run after lock_job_to_cancel, as a statement of its own and
+ * processing.  Run after lock_job_for_update, as a statement of its own and
  * not read-only, so that SPI takes a new snapshot for it: in READ COMMITTED
  * that snapshot sees every retry that committed while the lock was awaited.
  */
@@ -104,7 +104,7 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	char	   *old_state;
 
 	values[0] = Int64GetDatum(job_id);
-	if (jc_execute(strcmp(new_state, "cancelled") == 0 ? &lock_job_to_cancel : &lock_job,
+	if (jc_execute(strcmp(new_state, "cancelled") == 0 ? &lock_job_for_update : &lock_job,
 				   values, NULL, false) == 0)
 		jc_report_no_job(job_id);
 
@@ -193,7 +193,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 
 	jc_connect(fcinfo);
-	if (jc_execute(&lock_job_to_cancel, values, NULL, false) == 0)
+	if (jc_execute(&lock_job_for_update, values, NULL, false) == 0)
 		jc_report_no_job(job_id);
 	if (jc_execute(&count_unfinished, values, NULL, false) != 1)
 		elog(ERROR, "counting the chunks of a job returned no row");

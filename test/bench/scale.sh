@@ -27,7 +27,7 @@
 #              the backend touches, which VmRSS counts) of one backend over
 #              CALLS claim + complete cycles
 # Full: N = 1,000,000, BIG = 10,000,000, CYCLES = 1,000,000, CALLS = 1,000,000
-# (about 30 minutes here); --quick: 200,000, 1,000,000, 200,000, 100,000.
+# (about 35 minutes here); --quick: 200,000, 1,000,000, 200,000, 100,000.
 #
 # Server settings: those of test/bench/run.sh (shared_buffers=1GB,
 # synchronous_commit=on, max_wal_size=8GB, checkpoint_timeout=30min,
@@ -237,9 +237,12 @@ sql -c "VACUUM ANALYZE"
 as_postgres pgbench -n -M prepared -c 1 -t "$CALLS" -D job="$job" -f "$WORK_DIR/cycle.sql" postgres \
 	>"$WORK_DIR/memory.out" 2>&1 &
 load=$!
+# the backend of pgbench's client (not of its first connection, which
+# checks the server and closes), once it has called jobchunk
 pid=""
 until [ -n "$pid" ]; do
-	pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'")
+	pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+		AND query LIKE '%jobchunk.jc_%' LIMIT 1")
 done
 printf '%-12s %12s\n' cycles "RssAnon (kB)"
 samples=()
@@ -252,5 +255,5 @@ while kill -0 "$load" 2>/dev/null; do
 	as_postgres psql -X -q -c "SELECT pg_sleep(5)" >/dev/null
 done
 wait "$load" || { cat "$WORK_DIR/memory.out" >&2; exit 1; }
-[ ${#samples[@]} -ge 2 ] &&
-	echo "growth from the second sample to the last: $((samples[-1] - samples[1])) kB"
+[ ${#samples[@]} -ge 2 ] || { echo "fewer than two samples of the backend's memory" >&2; exit 1; }
+echo "growth from the second sample to the last: $((samples[-1] - samples[1])) kB"
