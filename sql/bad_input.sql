@@ -450,7 +450,8 @@ ORDER BY fn, an;
 -- jc_pause_job, jc_resume_job, jc_cancel_job, jc_purge_job (job_id bigint).
 -- Pausing a paused job and resuming an active one change nothing; a
 -- cancelled job cannot be paused or resumed; cancelling it again fails no
--- chunk; a job with a chunk pending or processing cannot be purged.
+-- chunk; a job with a chunk pending or processing cannot be purged, nor an
+-- active one without chunks.
 INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_pause_job(NULL::bigint)', '22023', NULL, NULL),
     ('jc_pause_job(900)', 'ok', NULL,
@@ -490,9 +491,9 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_job(900)', '55000', NULL, NULL),
     ('jc_purge_job(901)', '55000', NULL, NULL),
     ('jc_purge_job(902)', '55000', NULL, NULL),
-    ('jc_purge_job(903)', 'ok', NULL,
-     $$NOT EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE id = 903)$$),
-    ('jc_purge_job(904)', 'ok', NULL, NULL),
+    ('jc_purge_job(903)', '55000', NULL, NULL),
+    ('jc_purge_job(904)', 'ok', NULL,
+     $$NOT EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE id = 904)$$),
     ('jc_purge_job(0)', 'P0002', NULL, NULL),
     ('jc_purge_job(-1)', 'P0002', NULL, NULL),
     ('jc_purge_job(999999)', 'P0002', NULL, NULL),

@@ -99,15 +99,23 @@ SELECT sql, outcome(sql) FROM (VALUES
 ) AS t(sql);
 SELECT fingerprint() = :'before' AS unchanged;
 
--- A finished job is purged, with its chunks and counts, cancelled or not:
--- the call returns how many chunks it had.  The other jobs keep theirs.
+-- Nor is a job without chunks that is not cancelled: its chunks are still
+-- to be created.
+INSERT INTO crawl_jobs (id, name) VALUES (85, 'finished'), (86, 'not split yet');
+SELECT count(*) FROM jc_create_chunks(85, 500);
+SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(85)));
+SELECT outcome('SELECT jobchunk.jc_purge_job(86)');
+
+-- A finished job is purged, with its chunks and counts, whether cancelled
+-- (82, 84; 83 never had chunks) or not (85): the call returns how many
+-- chunks it had.  The other jobs keep theirs.
 SELECT status FROM jc_mark_completed((SELECT id FROM job_chunks WHERE job_id = 84));
 SELECT j.id, s.total, s.pending, s.processing, j.state
 FROM crawl_jobs j, LATERAL jc_statistics(j.id) s ORDER BY j.id;
-SELECT jc_purge_job(82), jc_purge_job(83), jc_purge_job(84);
+SELECT jc_purge_job(82), jc_purge_job(83), jc_purge_job(84), jc_purge_job(85);
 SELECT j.id, (SELECT count(*) FROM job_chunks c WHERE c.job_id = j.id) AS chunks,
        (SELECT count(*) FROM job_counts k WHERE k.job_id = j.id) AS count_rows
-FROM (VALUES (80), (81), (82), (83), (84)) AS j(id) ORDER BY j.id;
+FROM (VALUES (80), (81), (82), (83), (84), (85), (86)) AS j(id) ORDER BY j.id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 SELECT outcome('SELECT jobchunk.jc_purge_job(82)');
 SELECT total, pending, completed FROM jc_statistics(80);

@@ -7,8 +7,7 @@
  * A job is active, paused or cancelled (crawl_jobs.state).  Only an active
  * job's chunks are claimed; chunks in flight finish normally whatever the
  * job's state.  Cancelling also fails the job's pending chunks, and is
- * final.  Purging deletes a job none of whose chunks is pending or
- * processing, with its chunks and counts.
+ * final.  Purging deletes a finished job with its chunks and counts.
  *
  * src/jobs.c
  *
@@ -48,6 +47,8 @@ static JcQuery lock_job_for_update = LOCK_JOB("UPDATE");
  * processing.  Run after lock_job_for_update, as a statement of its own and
  * not read-only, so that SPI takes a new snapshot for it: in READ COMMITTED
  * that snapshot sees every retry that committed while the lock was awaited.
+ * (Under REPEATABLE READ it may not; then deleting the chunk the retry
+ * changed fails with a serialization failure instead.)
  */
 static JcQuery count_unfinished = {
 	.sql = "SELECT COALESCE(pg_catalog.sum(k.total), 0)::bigint, "
@@ -177,7 +178,10 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 /*
  * jc_purge_job(job_id bigint) RETURNS bigint
  *
- * Returns how many chunks it deleted.
+ * Purges a finished job: one with chunks, none pending or processing, or a
+ * cancelled one.  A job without chunks that is not cancelled is a job whose
+ * chunks are still to be created, as for jc_is_complete().  Returns how many
+ * chunks it deleted.
  */
 Datum
 jc_purge_job(PG_FUNCTION_ARGS)
@@ -185,6 +189,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		isnull;
 	int64		job_id;
+	bool		cancelled;
 	int64		chunks;
 	int64		unfinished;
 
@@ -195,6 +200,8 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	jc_connect(fcinfo);
 	if (jc_execute(&lock_job_for_update, values, NULL, false) == 0)
 		jc_report_no_job(job_id);
+	cancelled = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					   "cancelled") == 0;
 	if (jc_execute(&count_unfinished, values, NULL, false) != 1)
 		elog(ERROR, "counting the chunks of a job returned no row");
 	chunks = DatumGetInt64(jc_result_value(1, &isnull));
@@ -208,6 +215,12 @@ jc_purge_job(PG_FUNCTION_ARGS)
 								  (unsigned long) unfinished,
 								  (long long) unfinished),
 				 errhint("Wait for the job to finish, or cancel it with jc_cancel_job() and wait for its chunks in flight.")));
+	if (chunks == 0 && !cancelled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job %lld cannot be purged", (long long) job_id),
+				 errdetail("It has no chunks yet, and is not cancelled."),
+				 errhint("Create its chunks with jc_create_chunks(), or cancel it with jc_cancel_job().")));
 	jc_execute(&delete_job, values, NULL, false);
 	jc_finish();
 	PG_RETURN_INT64(chunks);

@@ -74,7 +74,8 @@
 # Settings, from the environment: RESULTS_DIR (/tmp/jobchunk-bench-<date>),
 # DURATION (seconds per point: 15, quick 5), CLIENTS ("1 2 4 8 16 32", quick
 # "1 8 32"), WARMUP (2 s, quick 1 s), PGQ_BATCH (50), BACKLOG_FACTOR (2),
-# PGPORT (54339), ONLY (a subset of the systems, e.g. "B0 B1 jobchunk").
+# PGPORT (54339), ONLY (a subset of the systems, e.g. "B0 B1 jobchunk"),
+# HOT_ROUNDS (3: rounds of the one-hot-job pair).
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/common.sh"
 
@@ -104,6 +105,7 @@ PGQ_BATCH=${PGQ_BATCH:-50}
 BACKLOG_FACTOR=${BACKLOG_FACTOR:-2}
 HOT_CLIENTS=32
 HOT_ROUNDS=${HOT_ROUNDS:-3}
+[[ $HOT_ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "HOT_ROUNDS must be a whole number of 1 or more" >&2; exit 2; }
 START_DATE=$(date -u +%Y%m%d-%H%M%S)
 RESULTS_DIR=${RESULTS_DIR:-/tmp/jobchunk-bench-$START_DATE}
 export PGPORT=${PGPORT:-54339}

@@ -241,6 +241,7 @@ load=$!
 # checks the server and closes), once it has called jobchunk
 pid=""
 until [ -n "$pid" ]; do
+	kill -0 "$load" 2>/dev/null || { wait "$load" || true; cat "$WORK_DIR/memory.out" >&2; exit 1; }
 	pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
 		AND query LIKE '%jobchunk.jc_%' LIMIT 1")
 done
