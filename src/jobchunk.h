@@ -123,6 +123,18 @@ extern void jc_forget_position(int64 job_id);
 /* counts.c */
 extern Datum jc_stripe(void);
 
+/* statistics.c */
+typedef struct JcCounts
+{
+	int64		total;
+	int64		pending;
+	int64		processing;
+	int64		completed;
+	int64		failed;
+} JcCounts;
+
+extern void jc_count_chunks(int64 job_id, JcCounts *counts, bool read_only);
+
 /* notify.c */
 extern void jc_notify_claimable(int64 job_id);
 

@@ -42,25 +42,6 @@ PG_FUNCTION_INFO_V1(jc_purge_job);
 static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_for_update = LOCK_JOB("UPDATE");
 
-/*
- * How many chunks the job has, and how many of them are pending or
- * processing.  Run after lock_job_for_update, as a statement of its own and
- * not read-only, so that SPI takes a new snapshot for it: in READ COMMITTED
- * that snapshot sees every retry that committed while the lock was awaited.
- * (Under REPEATABLE READ it may not; then deleting the chunk the retry
- * changed fails with a serialization failure instead.)
- */
-static JcQuery count_unfinished = {
-	.sql = "SELECT COALESCE(pg_catalog.sum(k.total), 0)::bigint, "
-		"COALESCE(pg_catalog.sum(k.total OPERATOR(pg_catalog.-) k.completed "
-		"OPERATOR(pg_catalog.-) k.failed), 0)::bigint "
-		"FROM @extschema@.job_counts AS k "
-		"WHERE k.job_id OPERATOR(pg_catalog.=) $1",
-	.nargs = 1,
-	.argtypes = {INT8OID},
-	.expect = SPI_OK_SELECT
-};
-
 /* Deleting the job deletes its chunks and counts (ON DELETE CASCADE). */
 static JcQuery delete_job = {
 	.sql = "DELETE FROM @extschema@.crawl_jobs AS j "
@@ -187,10 +168,9 @@ Datum
 jc_purge_job(PG_FUNCTION_ARGS)
 {
 	Datum		values[1];
-	bool		isnull;
 	int64		job_id;
 	bool		cancelled;
-	int64		chunks;
+	JcCounts	counts;
 	int64		unfinished;
 
 	jc_check_not_null(fcinfo, 0);
@@ -202,10 +182,16 @@ jc_purge_job(PG_FUNCTION_ARGS)
 		jc_report_no_job(job_id);
 	cancelled = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 					   "cancelled") == 0;
-	if (jc_execute(&count_unfinished, values, NULL, false) != 1)
-		elog(ERROR, "counting the chunks of a job returned no row");
-	chunks = DatumGetInt64(jc_result_value(1, &isnull));
-	unfinished = DatumGetInt64(jc_result_value(2, &isnull));
+
+	/*
+	 * Counted in a statement of its own, not read-only, so with a snapshot
+	 * taken after the lock: in READ COMMITTED it sees every retry that
+	 * committed while the lock was awaited.  (Under REPEATABLE READ it may
+	 * not; then deleting the chunk the retry changed fails with a
+	 * serialization failure instead.)
+	 */
+	jc_count_chunks(job_id, &counts, false);
+	unfinished = counts.pending + counts.processing;
 	if (unfinished > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -215,7 +201,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 								  (unsigned long) unfinished,
 								  (long long) unfinished),
 				 errhint("Wait for the job to finish, or cancel it with jc_cancel_job() and wait for its chunks in flight.")));
-	if (chunks == 0 && !cancelled)
+	if (counts.total == 0 && !cancelled)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("job %lld cannot be purged", (long long) job_id),
@@ -223,5 +209,5 @@ jc_purge_job(PG_FUNCTION_ARGS)
 				 errhint("Create its chunks with jc_create_chunks(), or cancel it with jc_cancel_job().")));
 	jc_execute(&delete_job, values, NULL, false);
 	jc_finish();
-	PG_RETURN_INT64(chunks);
+	PG_RETURN_INT64(counts.total);
 }

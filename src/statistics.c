@@ -3,9 +3,10 @@
  * statistics.c
  *		A job's progress: jc_statistics(), jc_progress(), jc_is_complete().
  *
- * All three read the same exact counts of the job's chunks by status, taken
- * in one statement and so consistent with each other and with the rows, in
- * time independent of the size of the job (see counts.c).
+ * All three read the same exact counts of the job's chunks by status
+ * (jc_count_chunks(), which jc_purge_job() uses too), taken in one statement
+ * and so consistent with each other and with the rows, in time independent
+ * of the size of the job (see counts.c).
  *
  * completion_percentage is the share of chunks in a final status (completed
  * or failed), success_rate the share completed, both from 0 to 100 rounded
@@ -27,15 +28,6 @@
 PG_FUNCTION_INFO_V1(jc_statistics);
 PG_FUNCTION_INFO_V1(jc_progress);
 PG_FUNCTION_INFO_V1(jc_is_complete);
-
-typedef struct JobCounts
-{
-	int64		total;
-	int64		pending;
-	int64		processing;
-	int64		completed;
-	int64		failed;
-} JobCounts;
 
 /*
  * The job's existence and its counts, summed over the stripes: a few rows
@@ -65,24 +57,23 @@ count_column(int column)
 }
 
 /*
- * Count the chunks of the job called through fcinfo (its first argument),
- * raising no_data_found if there is no such job.
+ * Count the chunks of job job_id into *counts, raising no_data_found if there
+ * is no such job.  Needs an SPI connection.  read_only as for jc_execute():
+ * false takes a new snapshot, which in READ COMMITTED sees what committed
+ * while the caller waited for a lock.
  */
-static void
-count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
+void
+jc_count_chunks(int64 job_id, JcCounts *counts, bool read_only)
 {
 	Datum		values[1];
 	bool		isnull;
 
-	jc_check_not_null(fcinfo, 0);
-	values[0] = PG_GETARG_DATUM(0);
-
-	jc_connect(fcinfo);
-	if (jc_execute(&count_chunks, values, NULL, true) != 1)
+	values[0] = Int64GetDatum(job_id);
+	if (jc_execute(&count_chunks, values, NULL, read_only) != 1)
 		elog(ERROR, "counting the chunks of a job returned no row");
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull)))
-		jc_report_no_job(PG_GETARG_INT64(0));
+		jc_report_no_job(job_id);
 
 	counts->total = count_column(2);
 	counts->processing = count_column(3);
@@ -90,6 +81,17 @@ count_job_chunks(FunctionCallInfo fcinfo, JobCounts *counts)
 	counts->failed = count_column(5);
 	counts->pending = counts->total - counts->completed - counts->failed -
 		counts->processing;
+}
+
+/*
+ * Count the chunks of the job called through fcinfo (its first argument).
+ */
+static void
+count_job_chunks(FunctionCallInfo fcinfo, JcCounts *counts)
+{
+	jc_check_not_null(fcinfo, 0);
+	jc_connect(fcinfo);
+	jc_count_chunks(PG_GETARG_INT64(0), counts, true);
 	jc_finish();
 }
 
@@ -112,7 +114,7 @@ percentage(int64 part, int64 total)
 }
 
 static bool
-is_complete(const JobCounts *counts)
+is_complete(const JcCounts *counts)
 {
 	return counts->total > 0 && counts->pending == 0 && counts->processing == 0;
 }
@@ -122,7 +124,7 @@ is_complete(const JobCounts *counts)
  * success_rate, into values from values[*i] on.
  */
 static void
-put_statistics(FunctionCallInfo fcinfo, const JobCounts *counts,
+put_statistics(FunctionCallInfo fcinfo, const JcCounts *counts,
 			   Datum *values, int *i)
 {
 	values[(*i)++] = PG_GETARG_DATUM(0);
@@ -155,7 +157,7 @@ result_tupdesc(FunctionCallInfo fcinfo)
 Datum
 jc_statistics(PG_FUNCTION_ARGS)
 {
-	JobCounts	counts;
+	JcCounts	counts;
 	TupleDesc	tupdesc = result_tupdesc(fcinfo);
 	Datum		values[JC_STATISTICS_COLS];
 	bool		nulls[JC_STATISTICS_COLS] = {0};
@@ -183,7 +185,7 @@ jc_statistics(PG_FUNCTION_ARGS)
 Datum
 jc_progress(PG_FUNCTION_ARGS)
 {
-	JobCounts	counts;
+	JcCounts	counts;
 	TupleDesc	tupdesc = result_tupdesc(fcinfo);
 	Datum		values[JC_PROGRESS_COLS];
 	bool		nulls[JC_PROGRESS_COLS] = {0};
@@ -205,7 +207,7 @@ jc_progress(PG_FUNCTION_ARGS)
 Datum
 jc_is_complete(PG_FUNCTION_ARGS)
 {
-	JobCounts	counts;
+	JcCounts	counts;
 
 	count_job_chunks(fcinfo, &counts);
 	PG_RETURN_BOOL(is_complete(&counts));
