@@ -6,8 +6,9 @@
 # Builds and installs jobchunk into a throwaway cluster, splits a crawl of
 # 100,000 images into 200 chunks, and lets a few concurrent workers claim
 # and process them while a progress bar follows the job.  A few chunks fail
-# on their first attempt and are retried.  Exits non-zero unless every chunk
-# ends up completed.
+# on their first attempt and are retried.  Then the finished job is purged.
+# Exits non-zero unless every chunk ends up completed, and the purge deletes
+# them all.
 #
 # Settings, from the environment: PGPORT (the cluster's port, 54329 by
 # default), WORKERS (4) and PROCESS_SECONDS (0.05, the time each chunk takes).
@@ -159,4 +160,13 @@ if [ "$wrong" != 0 ]; then
 	echo "FAILED: $wrong chunks were retried other than once for each planned failure" >&2
 	exit 1
 fi
-echo "== demo passed: all $total chunks completed"
+
+# Retention: the finished job goes, with its chunks and counts.
+purged=$(sql -c "SELECT jobchunk.jc_purge_job($JOB_ID)")
+left=$(sql -c "SELECT count(*) FROM jobchunk.job_chunks WHERE job_id = $JOB_ID")
+echo "== job $JOB_ID purged: $purged chunks deleted, $left left"
+if [ "$purged" != "$CHUNKS" ] || [ "$left" != 0 ]; then
+	echo "FAILED: expected the purge to delete $CHUNKS chunks and leave none" >&2
+	exit 1
+fi
+echo "== demo passed: all $total chunks completed, then purged"
