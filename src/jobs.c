@@ -76,6 +76,22 @@ static JcQuery fail_pending = {
 };
 
 /*
+ * Lock the job, FOR UPDATE or FOR NO KEY UPDATE, and return its state;
+ * raise no_data_found if there is no such job.  Needs an SPI connection.
+ */
+static char *
+lock_job_state(int64 job_id, bool for_update)
+{
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(job_id);
+	if (jc_execute(for_update ? &lock_job_for_update : &lock_job,
+				   values, NULL, false) == 0)
+		jc_report_no_job(job_id);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
  * Lock the job and move it to state new_state, which only a cancelled job
  * refuses; return the state it had.  Needs an SPI connection.
  */
@@ -85,12 +101,7 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	Datum		values[2];
 	char	   *old_state;
 
-	values[0] = Int64GetDatum(job_id);
-	if (jc_execute(strcmp(new_state, "cancelled") == 0 ? &lock_job_for_update : &lock_job,
-				   values, NULL, false) == 0)
-		jc_report_no_job(job_id);
-
-	old_state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	old_state = lock_job_state(job_id, strcmp(new_state, "cancelled") == 0);
 	if (strcmp(old_state, "cancelled") == 0 && strcmp(new_state, "cancelled") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -99,6 +110,7 @@ change_state(int64 job_id, const char *new_state, const char *action)
 
 	if (strcmp(old_state, new_state) != 0)
 	{
+		values[0] = Int64GetDatum(job_id);
 		values[1] = CStringGetTextDatum(new_state);
 		jc_execute(&set_state, values, NULL, false);
 	}
@@ -178,10 +190,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 
 	jc_connect(fcinfo);
-	if (jc_execute(&lock_job_for_update, values, NULL, false) == 0)
-		jc_report_no_job(job_id);
-	cancelled = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-					   "cancelled") == 0;
+	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
 
 	/*
 	 * Counted in a statement of its own, not read-only, so with a snapshot
