@@ -452,12 +452,17 @@ pgq_consumed() {
 		WHERE c.co_name IN (SELECT 'c' || i FROM generate_series(0, $1 - 1) AS i)"
 }
 
+# the system whose measured rate sizes SYSTEM's backlog: the one-hot-job
+# pair is sized by jobchunk's
+rate_system() {
+	case $1 in jobchunk-32jobs | jobchunk-1job) echo jobchunk ;; *) echo "$1" ;; esac
+}
+
 # make sure the next run of SYSTEM, SECONDS long, cannot drain its queue
 ensure_backlog() {
 	local sys=$1 seconds=$2 rate need have
 	[ "$sys" = B0 ] && return
-	rate=${EST[$sys]:-0}
-	case $sys in jobchunk-32jobs | jobchunk-1job) rate=${EST[jobchunk]:-0} ;; esac
+	rate=${EST[$(rate_system "$sys")]:-0}
 	need=$(calc "r = $BACKLOG_FACTOR * $rate; if (r < ${GUESS[$sys]}) r = ${GUESS[$sys]};
 		printf \"%d\", r * ($seconds + 2) + 1000")
 	case $sys in
@@ -612,10 +617,9 @@ run_point() {
 		if [ "$rc" -ne 0 ] || grep -q 'aborted' "$out"; then
 			if [ "$attempt" -lt 3 ] && drained "$sys" "$clients"; then
 				log "   $sys at $clients clients drained its queue; growing the backlog and running again"
-				EST[$sys]=$(calc "e = ${EST[$sys]:-0}; if (e < ${GUESS[$sys]}) e = ${GUESS[$sys]}; print 4 * e")
-				case $sys in jobchunk-32jobs | jobchunk-1job)
-					EST[jobchunk]=$(calc "print 4 * ${EST[jobchunk]:-${GUESS[jobchunk]}}") ;;
-				esac
+				local r
+				r=$(rate_system "$sys")
+				EST[$r]=$(calc "e = ${EST[$r]:-0}; if (e < ${GUESS[$r]}) e = ${GUESS[$r]}; print 4 * e")
 				continue
 			fi
 			tail -n 20 "$out" >&2
@@ -636,7 +640,7 @@ run_point() {
 		die "$sys at $clients clients: pgbench counted $tx transactions of ${BATCH[$sys]}, but the tables show only $completed done"
 	per_stream=$items
 	[ "$sys" = pgq ] && per_stream=$(calc "print $items / $clients")
-	[[ $sys == jobchunk-32jobs || $sys == jobchunk-1job ]] || EST[$sys]=$(calc "e = ${EST[$sys]:-0}; print ($per_stream > e) ? $per_stream : e")
+	[ "$(rate_system "$sys")" != "$sys" ] || EST[$sys]=$(calc "e = ${EST[$sys]:-0}; print ($per_stream > e) ? $per_stream : e")
 	[ "$label" = warmup ] && return
 	hot_pct=$(calc "u = $upd1 - $upd0; if (u > 0) printf \"%.1f\", 100 * ($hot1 - $hot0) / u; else print \"\"")
 	local job=${JOB[$sys]:-}

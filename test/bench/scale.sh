@@ -91,6 +91,13 @@ new_job() {
 	sql -c "SET jobchunk.chunk_size = 1" -c "SELECT count(*) FROM jobchunk.jc_create_chunks($id, $2)" >/dev/null
 	echo "$id"
 }
+# "size indexes dead autovacuums" of job_chunks: sizes in MB, with its
+# indexes and of the indexes alone
+chunk_stats() {
+	sql -F ' ' -c "SELECT round(pg_total_relation_size(relid) / 1048576.0),
+		round(pg_indexes_size(relid) / 1048576.0), n_dead_tup, autovacuum_count
+		FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "== jobchunk at scale ($( [ "$QUICK" = 1 ] && echo quick || echo full )): $(nproc) cores," \
@@ -194,8 +201,7 @@ printf '%-6s %12s %16s %14s\n' slice cycles/s "size (MB)" "dead tuples"
 first="" last=""
 for slice in $(seq 10); do
 	tps=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -t $((CYCLES / 80)) -D job="$job")
-	size=$(sql -c "SELECT round(pg_total_relation_size('jobchunk.job_chunks') / 1048576.0)")
-	dead=$(sql -c "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+	read -r size _ dead _ < <(chunk_stats)
 	printf '%-6s %12s %16s %14s\n' "$slice" "$tps" "$size" "$dead"
 	[ "$slice" = 1 ] && first=$tps
 	last=$tps
@@ -208,7 +214,7 @@ echo
 echo "== $CYCLES cycles over jobs of $((CYCLES / 20)) chunks, each purged when done (8 clients)"
 printf '%-6s %12s %16s %14s %14s %10s\n' slice cycles/s "size (MB)" "indexes (MB)" "dead tuples" vacuums
 next=$(new_job stream-1 $((CYCLES / 20)))
-vacuums0=$(sql -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+read -r _ _ _ vacuums0 < <(chunk_stats)
 sizes=()
 for slice in $(seq 20); do
 	job=$next
@@ -217,10 +223,7 @@ for slice in $(seq 20); do
 	[ "$(sql -c "SELECT jobchunk.jc_is_complete($job)")" = t ] ||
 		{ echo "job $job is not complete after its slice" >&2; exit 1; }
 	sql -c "SELECT jobchunk.jc_purge_job($job)" >/dev/null
-	read -r size indexes dead vacuums < <(sql -F ' ' -c "
-		SELECT round(pg_total_relation_size(relid) / 1048576.0),
-		       round(pg_indexes_size(relid) / 1048576.0), n_dead_tup, autovacuum_count
-		FROM pg_stat_user_tables WHERE relid = 'jobchunk.job_chunks'::regclass")
+	read -r size indexes dead vacuums < <(chunk_stats)
 	vacuums=$((vacuums - vacuums0))
 	printf '%-6s %12s %16s %14s %14s %10s\n' "$slice" "$tps" "$size" "$indexes" "$dead" "$vacuums"
 	sizes+=("$size")
