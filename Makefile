@@ -16,7 +16,7 @@ OBJS = \
 	src/statistics.o
 
 EXTENSION = jobchunk
-DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql
+DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk--1.2--1.3.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit gucs bad_input privileges search_path dump drop upgrade

@@ -500,6 +500,22 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_job(-9223372036854775808)', 'P0002', NULL, NULL),
     ('jc_purge_job(9223372036854775807)', 'P0002', NULL, NULL);
 
+-- jc_purge_jobs (older_than interval): not negative, each field within 1000
+-- years.  The fixture's jobs all changed in this transaction, so none
+-- finished before it began, and none is purged: not even with '0'.
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_purge_jobs(NULL::interval)', '22023', NULL, NULL),
+    ('jc_purge_jobs(''0'')', 'ok', NULL,
+     $$EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE id = 904)$$),
+    ('jc_purge_jobs(''1000 years'')', 'ok', NULL, NULL),
+    ('jc_purge_jobs(''-1 microsecond'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''1 mon -40 days'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''1001 years'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''366001 days'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''-178000000 years'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''178000000 years'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''2562047788 hours'')', '22023', NULL, NULL);
+
 -- Run every case: fingerprint, outcome(), fingerprint, check; then undo it
 -- (a successful call too, so that every case meets the same fixture).
 CREATE TEMP TABLE results (

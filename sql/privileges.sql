@@ -48,7 +48,8 @@ GRANT EXECUTE ON FUNCTION
     jobchunk.jc_pause_job(bigint),
     jobchunk.jc_resume_job(bigint),
     jobchunk.jc_cancel_job(bigint),
-    jobchunk.jc_purge_job(bigint)
+    jobchunk.jc_purge_job(bigint),
+    jobchunk.jc_purge_jobs(interval)
     TO jobchunk_producer;
 GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO jobchunk_producer;
 
@@ -167,6 +168,7 @@ INSERT INTO calls VALUES
     ('jobchunk_producer', 6, 'SELECT jobchunk.jc_retry({F})', 'ok'),
     ('jobchunk_producer', 7, 'SELECT jobchunk.jc_cancel_job(953)', 'ok'),
     ('jobchunk_producer', 8, 'SELECT jobchunk.jc_purge_job(953)', 'ok'),
+    ('jobchunk_producer', 9, 'SELECT count(*) FROM jobchunk.jc_purge_jobs(''1 day'')', 'ok'),
     ('jobchunk_reader', 1, 'SELECT count(*) FROM jobchunk.jc_chunks(950)', 'ok'),
     ('jobchunk_reader', 2, 'SELECT count(*) FROM jobchunk.jc_chunks(950, ''failed'')', 'ok'),
     ('jobchunk_reader', 3, 'SELECT jobchunk.jc_chunk({F})', 'ok'),
@@ -259,6 +261,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_worker', 'SELECT jobchunk.jc_retry({F})'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_cancel_job(950)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('jobchunk_worker', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_statistics(950)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_chunks(950)'),
     ('jobchunk_worker', 'UPDATE jobchunk.job_chunks SET priority = 10'),
@@ -278,6 +281,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_reader', 'SELECT jobchunk.jc_retry({F})'),
     ('jobchunk_reader', 'SELECT jobchunk.jc_pause_job(950)'),
     ('jobchunk_reader', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('jobchunk_reader', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
     ('jobchunk_reader', 'UPDATE jobchunk.job_chunks SET status = ''completed'''),
     ('jobchunk_reader', 'SELECT name FROM jobchunk.crawl_jobs'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
@@ -298,6 +302,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_outsider', 'SELECT jobchunk.jc_resume_job(950)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_cancel_job(950)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('jobchunk_outsider', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
     ('jobchunk_outsider', 'SELECT count(*) FROM jobchunk.job_chunks'),
     ('jobchunk_outsider', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')');
 

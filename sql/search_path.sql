@@ -43,6 +43,7 @@ CREATE TABLE evil.job_chunks (id bigint, job_id bigint, chunk_index integer,
                               lease_token bigint);
 CREATE TABLE evil.job_counts (job_id bigint, stripe integer, total bigint,
                               processing bigint, completed bigint, failed bigint,
+                              updated_at timestamptz DEFAULT '2000-01-01 00:00:00+00',
                               PRIMARY KEY (job_id, stripe));
 INSERT INTO evil.crawl_jobs
 VALUES (910, 'decoy', 'cancelled', '2000-01-01 00:00:00+00', '2000-01-01 00:00:00+00');
@@ -85,6 +86,8 @@ CREATE AGGREGATE evil.sum(integer) (SFUNC = evil.sum_step, STYPE = bigint, INITC
 CREATE FUNCTION evil.sum_step(numeric, bigint) RETURNS numeric LANGUAGE sql AS
     'SELECT $1 OPERATOR(pg_catalog.+) $2';
 CREATE AGGREGATE evil.sum(bigint) (SFUNC = evil.sum_step, STYPE = numeric, INITCOND = '1000');
+-- max() of timestamps that is the least.
+CREATE AGGREGATE evil.max(timestamptz) (SFUNC = pg_catalog.timestamptz_smaller, STYPE = timestamptz);
 
 -- Operators: on integers they lie (comparisons negated, sums and
 -- differences swapped, products zero) and log; on text, timestamps and
@@ -223,11 +226,12 @@ INSERT INTO steps VALUES
     (45, 'jc_is_complete(911)', NULL),
     (46, 'jc_progress(911)', NULL),
     (47, 'jc_purge_job(911)', NULL),
-    (48, 'jc_cancel_job(910)', NULL),
-    (49, 'jc_retry({910:4})', NULL),
-    (50, 'jc_statistics(999)', NULL),
-    (51, 'jc_chunks(910)', NULL),
-    (52, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (48, 'jc_purge_jobs(''0'')', NULL),
+    (49, 'jc_cancel_job(910)', NULL),
+    (50, 'jc_retry({910:4})', NULL),
+    (51, 'jc_statistics(999)', NULL),
+    (52, 'jc_chunks(910)', NULL),
+    (53, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text

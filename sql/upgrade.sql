@@ -1,13 +1,13 @@
 --
--- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1 to 1.2, holding data:
--- the data survive, chunks in flight get a lease, and the new functions
--- work.
+-- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1 and 1.2 to 1.3,
+-- holding data: the data survive, chunks in flight get a lease, the counts
+-- a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SET search_path = jobchunk, public;
 
--- The rows 1.0 left behind.  The library installed is already 1.2's, which
+-- The rows 1.0 left behind.  The library installed is already 1.3's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -47,9 +47,22 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- 1.1 is not the library's version either; 1.2 is.
+-- Neither 1.1 nor 1.2 is the library's version; 1.3 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+
+-- The counts keep their values, and count as changed at the update.
+CREATE TEMP TABLE counts_before AS SELECT * FROM job_counts;
+BEGIN;
+ALTER EXTENSION jobchunk UPDATE TO '1.3';
+SELECT count(*) AS stripes,
+       count(*) FILTER (WHERE (b.total, b.processing, b.completed, b.failed)
+                              = (k.total, k.processing, k.completed, k.failed)
+                        AND k.updated_at = now()) AS kept_and_stamped
+FROM counts_before b JOIN job_counts k USING (job_id, stripe);
+COMMIT;
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 
 -- The new and changed functions work on the old data.
@@ -68,6 +81,10 @@ SELECT * FROM jc_statistics(1);
 SELECT * FROM jc_statistics(2);
 SELECT jc_purge_job(1);
 SELECT outcome('SELECT jobchunk.jc_purge_job(2)');
+SELECT id FROM crawl_jobs ORDER BY id;
+SELECT * FROM jc_purge_jobs('0');
+SELECT id, status FROM jc_mark_completed(6, 1);
+SELECT * FROM jc_purge_jobs('0');
 SELECT id FROM crawl_jobs ORDER BY id;
 
 DROP EXTENSION jobchunk;

@@ -23,7 +23,7 @@
 #define JC_FAILED		"failed"
 
 /* The version of the SQL definitions this library is for */
-#define JC_SQL_VERSION	"1.2"
+#define JC_SQL_VERSION	"1.3"
 
 /* Longest task_id, in characters: job_chunks.task_id is varchar(255) */
 #define JC_TASK_ID_MAXLEN	255
@@ -62,7 +62,8 @@ typedef struct JcQuery
  * column job_id), the integer expressions total, processing, completed and
  * failed give the changes of the counts; counted adds them up per job into
  * the job's stripe number stripe in job_counts, in job order so that two
- * statements changing the same stripes lock them in the same order.  See
+ * statements changing the same stripes lock them in the same order, and
+ * sets the stripe's updated_at (a new stripe gets it by default).  See
  * counts.c.
  */
 #define JC_STRIPES 64
@@ -77,7 +78,8 @@ typedef struct JcQuery
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
-	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed) "
+	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \
+	"updated_at = pg_catalog.now()) "
 
 /*
  * The SET clause of a claim that gives the chunk its next lease token: the
@@ -107,6 +109,7 @@ extern uint64 jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 extern void jc_return_tuptable(FunctionCallInfo fcinfo);
 extern Tuplestorestate *jc_result_store(FunctionCallInfo fcinfo);
 extern Datum jc_result_value(int column, bool *isnull);
+extern int64 jc_result_int64(uint64 row, int column);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);

@@ -2,12 +2,13 @@
  *
  * jobs.c
  *		Job controls: jc_pause_job(), jc_resume_job(), jc_cancel_job(),
- *		jc_purge_job().
+ *		jc_purge_job(), jc_purge_jobs().
  *
  * A job is active, paused or cancelled (crawl_jobs.state).  Only an active
  * job's chunks are claimed; chunks in flight finish normally whatever the
  * job's state.  Cancelling also fails the job's pending chunks, and is
- * final.  Purging deletes a finished job with its chunks and counts.
+ * final.  Purging deletes a finished job with its chunks and counts: one
+ * job, or every job finished long enough ago.
  *
  * src/jobs.c
  *
@@ -16,12 +17,16 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(jc_pause_job);
 PG_FUNCTION_INFO_V1(jc_resume_job);
 PG_FUNCTION_INFO_V1(jc_cancel_job);
 PG_FUNCTION_INFO_V1(jc_purge_job);
+PG_FUNCTION_INFO_V1(jc_purge_jobs);
 
 /*
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
@@ -41,6 +46,37 @@ PG_FUNCTION_INFO_V1(jc_purge_job);
 
 static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_for_update = LOCK_JOB("UPDATE");
+static JcQuery try_lock_job_for_update = LOCK_JOB("UPDATE SKIP LOCKED");
+
+/*
+ * The jobs finished before $1 (only job $2, or all, $2 unused), in id order,
+ * with how many chunks each has.
+ * A job is finished when it has chunks and none is pending or processing,
+ * or when it is cancelled and has none pending or processing; it finished
+ * when its counts last changed, or, if it never had chunks, when the job
+ * itself last changed (it was cancelled).
+ */
+#define FINISHED_BEFORE(job_filter) { \
+	.sql = "SELECT j.id, COALESCE(k.total, 0)::bigint " \
+		"FROM @extschema@.crawl_jobs AS j CROSS JOIN LATERAL (" \
+		"SELECT pg_catalog.sum(s.total) AS total, " \
+		"pg_catalog.sum(s.total OPERATOR(pg_catalog.-) s.completed " \
+		"OPERATOR(pg_catalog.-) s.failed) AS unfinished, " \
+		"pg_catalog.max(s.updated_at) AS updated_at " \
+		"FROM @extschema@.job_counts AS s " \
+		"WHERE s.job_id OPERATOR(pg_catalog.=) j.id) AS k " \
+		"WHERE " job_filter "COALESCE(k.unfinished, 0) OPERATOR(pg_catalog.=) 0 " \
+		"AND (k.total OPERATOR(pg_catalog.>) 0 " \
+		"OR j.state OPERATOR(pg_catalog.=) 'cancelled') " \
+		"AND COALESCE(k.updated_at, j.updated_at) OPERATOR(pg_catalog.<) $1 " \
+		"ORDER BY j.id", \
+	.nargs = 2, \
+	.argtypes = {TIMESTAMPTZOID, INT8OID}, \
+	.expect = SPI_OK_SELECT \
+}
+
+static JcQuery jobs_finished_before = FINISHED_BEFORE("");
+static JcQuery job_finished_before = FINISHED_BEFORE("j.id OPERATOR(pg_catalog.=) $2 AND ");
 
 /* Deleting the job deletes its chunks and counts (ON DELETE CASCADE). */
 static JcQuery delete_job = {
@@ -219,4 +255,101 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	jc_execute(&delete_job, values, NULL, false);
 	jc_finish();
 	PG_RETURN_INT64(counts.total);
+}
+
+/*
+ * The start of the transaction minus older_than: the time before which a
+ * job must have finished to be purged.  Raises invalid_parameter_value
+ * unless it is at most as late as the start (comparing the interval with
+ * zero is not enough: from the 1st of February, '1 mon -29 days' ends in the
+ * future), and each field of the interval is within JC_MAX_AGE_YEARS, so
+ * that the subtraction cannot overflow (nor can an infinite interval pass).
+ */
+#define JC_MAX_AGE_YEARS 1000
+#define JC_MAX_AGE_DAYS (JC_MAX_AGE_YEARS * 366)
+#define JC_MAX_AGE_USECS ((int64) JC_MAX_AGE_DAYS * USECS_PER_DAY)
+
+static TimestampTz
+purge_cutoff(Interval *older_than)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (older_than->month >= -JC_MAX_AGE_YEARS * MONTHS_PER_YEAR &&
+		older_than->month <= JC_MAX_AGE_YEARS * MONTHS_PER_YEAR &&
+		older_than->day >= -JC_MAX_AGE_DAYS && older_than->day <= JC_MAX_AGE_DAYS &&
+		older_than->time >= -JC_MAX_AGE_USECS &&
+		older_than->time <= JC_MAX_AGE_USECS)
+	{
+		TimestampTz cutoff;
+
+		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														 TimestampTzGetDatum(now),
+														 IntervalPGetDatum(older_than)));
+		if (cutoff <= now)
+			return cutoff;
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid older_than: %s",
+					DatumGetCString(DirectFunctionCall1(interval_out,
+														IntervalPGetDatum(older_than)))),
+			 errdetail("Jobs finished more than older_than ago are purged; it must not be negative, and each of its fields must be within %d years.",
+					   JC_MAX_AGE_YEARS)));
+}
+
+/*
+ * jc_purge_jobs(older_than interval)
+ *		RETURNS TABLE (job_id bigint, chunks bigint)
+ *
+ * Purges every job that finished (as for jc_purge_job()) before now() -
+ * older_than, in job id order, and returns each with how many chunks it
+ * had.  A job locked by another transaction (being cancelled, retried,
+ * purged) is skipped, so the call never waits for workers; it is purged by
+ * a later call.
+ */
+Datum
+jc_purge_jobs(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *tupstore;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	int64	   *job_ids;
+	uint64		njobs;
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = TimestampTzGetDatum(purge_cutoff(PG_GETARG_INTERVAL_P(0)));
+	tupstore = jc_result_store(fcinfo);
+	tupdesc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
+
+	jc_connect(fcinfo);
+	njobs = jc_execute(&jobs_finished_before, values, " n", false);
+	job_ids = palloc(njobs * sizeof(int64));
+	for (uint64 i = 0; i < njobs; i++)
+		job_ids[i] = jc_result_int64(i, 1);
+
+	for (uint64 i = 0; i < njobs; i++)
+	{
+		Datum		row[2];
+		bool		nulls[2] = {false, false};
+
+		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * Locked as jc_purge_job() locks it, then checked again with a new
+		 * snapshot: a retry that committed since the first reading made the
+		 * job unfinished, or finished it again later.
+		 */
+		values[1] = Int64GetDatum(job_ids[i]);
+		if (jc_execute(&try_lock_job_for_update, &values[1], NULL, false) == 0 ||
+			jc_execute(&job_finished_before, values, NULL, false) == 0)
+			continue;
+
+		row[0] = values[1];
+		row[1] = Int64GetDatum(jc_result_int64(0, 2));
+		jc_execute(&delete_job, &values[1], NULL, false);
+		tuplestore_putvalues(tupstore, tupdesc, row, nulls);
+	}
+	jc_finish();
+	return (Datum) 0;
 }

@@ -270,3 +270,20 @@ jc_result_value(int column, bool *isnull)
 							 TupleDescAttr(tupdesc, column - 1)->attbyval,
 							 TupleDescAttr(tupdesc, column - 1)->attlen);
 }
+
+/*
+ * Column number column (from 1) of row row (from 0) of the last statement's
+ * result, a bigint that is not null.
+ */
+int64
+jc_result_int64(uint64 row, int column)
+{
+	bool		isnull;
+	Datum		value;
+
+	Assert(row < SPI_processed);
+	value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						  column, &isnull);
+	Assert(!isnull);
+	return DatumGetInt64(value);
+}

@@ -47,15 +47,6 @@ static JcQuery count_chunks = {
 	.expect = SPI_OK_SELECT
 };
 
-static int64
-count_column(int column)
-{
-	bool		isnull;
-
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, column, &isnull));
-}
-
 /*
  * Count the chunks of job job_id into *counts, raising no_data_found if there
  * is no such job.  Needs an SPI connection.  read_only as for jc_execute():
@@ -75,10 +66,10 @@ jc_count_chunks(int64 job_id, JcCounts *counts, bool read_only)
 									SPI_tuptable->tupdesc, 1, &isnull)))
 		jc_report_no_job(job_id);
 
-	counts->total = count_column(2);
-	counts->processing = count_column(3);
-	counts->completed = count_column(4);
-	counts->failed = count_column(5);
+	counts->total = jc_result_int64(0, 2);
+	counts->processing = jc_result_int64(0, 3);
+	counts->completed = jc_result_int64(0, 4);
+	counts->failed = jc_result_int64(0, 5);
 	counts->pending = counts->total - counts->completed - counts->failed -
 		counts->processing;
 }
