@@ -7,6 +7,12 @@ CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SET search_path = jobchunk, public;
 
+-- A column added to job_chunks and dropped again, before the updates add
+-- theirs after it: the row type keeps a dropped column in the middle, which
+-- the functions' own rows (RETURNING c.*) do not have.
+ALTER TABLE job_chunks ADD COLUMN scratch integer;
+ALTER TABLE job_chunks DROP COLUMN scratch;
+
 -- The rows 1.0 left behind.  The library installed is already 1.3's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');

@@ -18,6 +18,7 @@
  */
 #include "jobchunk.h"
 
+#include "access/tupconvert.h"
 #include "catalog/pg_namespace.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
@@ -188,17 +189,28 @@ jc_result_store(FunctionCallInfo fcinfo)
 
 /*
  * Add the rows in SPI_tuptable to the result of the set-returning function
- * called through fcinfo.  They must have the function's row type.
+ * called through fcinfo.  They must have the function's row type's columns,
+ * in its order; a row type with dropped columns (a table's, after ALTER
+ * TABLE ... DROP COLUMN) has more attributes than the rows, so they are
+ * converted.
  */
 void
 jc_return_tuptable(FunctionCallInfo fcinfo)
 {
 	Tuplestorestate *tupstore = jc_result_store(fcinfo);
+	TupleConversionMap *map;
 
+	map = convert_tuples_by_position(SPI_tuptable->tupdesc,
+									 ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc,
+									 "row type of query does not match function result type");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+
 		CHECK_FOR_INTERRUPTS();
-		tuplestore_puttuple(tupstore, SPI_tuptable->vals[i]);
+		if (map != NULL)
+			tuple = execute_attr_map_tuple(tuple, map);
+		tuplestore_puttuple(tupstore, tuple);
 	}
 }
 
