@@ -122,28 +122,32 @@ SELECT outcome('SELECT jobchunk.jc_purge_job(82)');
 SELECT total, pending, completed FROM jc_statistics(80);
 
 -- Purging by age: every job finished more than older_than ago, which is
--- when its counts last changed (or, for a job that never had chunks, when
--- the job did).  Jobs 81 (cancelled) and 87 finished, and 90 was cancelled
--- without chunks, eight days ago (the times are set back by hand); so did
--- 89, but it is retried and finishes again today, as 88 finishes today.
--- Job 80 is unfinished and 86 has no chunks, though both changed eight days
--- ago.
+-- when its counts or the job itself last changed, whichever is later.
+-- Jobs 81 (cancelled) and 87 finished, and 90 was cancelled without
+-- chunks, eight days ago (the times are set back by hand); so did 89, but
+-- it is retried and finishes again today, as 88 finishes today.
+-- Job 91 also finished eight days ago, but was paused today.  Job 80 is
+-- unfinished and 86 has no chunks, though both changed eight days ago.
 INSERT INTO crawl_jobs (id, name) VALUES
     (87, 'finished long ago'), (88, 'finished today'),
-    (89, 'finished again today'), (90, 'cancelled long ago');
+    (89, 'finished again today'), (90, 'cancelled long ago'),
+    (91, 'paused today');
 SELECT count(*) FROM jc_create_chunks(87, 1000);
 SELECT count(*) FROM jc_create_chunks(88, 500);
 SELECT count(*) FROM jc_create_chunks(89, 500);
+SELECT count(*) FROM jc_create_chunks(91, 500);
 SELECT count(*) FROM jc_mark_completed(ARRAY(SELECT id FROM jc_claim(87, 2)));
 SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(88)));
 SELECT status FROM jc_mark_failed((SELECT id FROM jc_next_pending(89)), 'x');
+SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(91)));
 SELECT jc_cancel_job(90);
 UPDATE job_counts SET updated_at = updated_at - interval '8 days'
-WHERE job_id IN (80, 81, 87, 89);
+WHERE job_id IN (80, 81, 87, 89, 91);
 UPDATE crawl_jobs SET updated_at = updated_at - interval '8 days'
-WHERE id IN (80, 81, 86, 90);
+WHERE id IN (80, 81, 86, 87, 89, 90, 91);
 SELECT status FROM jc_retry((SELECT id FROM job_chunks WHERE job_id = 89));
 SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(89)));
+SELECT jc_pause_job(91);
 SELECT j.id, j.state, s.total, s.pending, s.processing,
        (SELECT max(k.updated_at) FROM job_counts k WHERE k.job_id = j.id)
            < now() - interval '7 days' AS counts_old,
@@ -157,7 +161,7 @@ SELECT j.id, (SELECT count(*) FROM job_chunks c WHERE c.job_id = j.id) AS chunks
 FROM (VALUES (81), (87), (90)) AS j(id) ORDER BY j.id;
 SELECT * FROM jc_purge_jobs('7 days');
 
--- Zero: every finished job, so 88 and 89 too; 80 keeps its chunks.
+-- Zero: every finished job, so 88, 89 and 91 too; 80 keeps its chunks.
 SELECT count(*) AS chunks_before FROM job_chunks WHERE job_id = 80 \gset
 SELECT * FROM jc_purge_jobs('0');
 SELECT id, state FROM crawl_jobs ORDER BY id;

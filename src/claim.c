@@ -4,7 +4,8 @@
  *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
  * A claim that starts at the head of the job's queue (see below) first
- * takes back chunks whose lease has expired (reaping): each becomes pending
+ * takes back chunks whose lease has expired (reaping), unless it already
+ * holds chunks (see claim_job()): each becomes pending
  * again as a new attempt, with retry_count + 1, or failed once retry_count
  * has reached jobchunk.max_retries.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
@@ -86,7 +87,9 @@ typedef struct ClaimPosition
 {
 	int64		job_id;			/* hash key */
 	bool		valid;			/* false: claim from the head next time */
-	uint64		epoch;			/* valid only while positions_epoch is this */
+	bool		has_stripe;		/* this backend's stripe row of the job exists */
+	uint64		epoch;			/* valid and has_stripe only while
+								 * positions_epoch is this */
 	int32		priority;
 	TimestampTz created_at;
 	int32		chunk_index;
@@ -358,6 +361,7 @@ position_of(int64 job_id)
 	if (!found || position->epoch != positions_epoch)
 	{
 		position->valid = false;
+		position->has_stripe = false;
 		position->epoch = positions_epoch;
 	}
 	return position;
@@ -400,10 +404,17 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * the backend's position in the job while it has one and
  * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
  * still missing, from the head, after taking back the job's expired leases.
+ *
+ * Expired leases are taken back only while the call holds no chunk (holding
+ * says whether it holds chunks of other jobs): taking them back locks the
+ * job FOR KEY SHARE, and a jc_cancel_job() that holds the job FOR UPDATE
+ * waits for the job's pending chunks, which this call may have locked.  For
+ * the same reason the backend's stripe row of the job is made, if need be,
+ * before any chunk is locked (see counts.c).
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
-		  Datum lease, int n)
+		  Datum lease, int n, bool holding)
 {
 	ClaimPosition *position = position_of(job_id);
 	TimestampTz now = GetCurrentTimestamp();
@@ -418,6 +429,12 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
+	if (!position->has_stripe)
+	{
+		jc_add_stripe_of_job(job_id);
+		position->has_stripe = true;
+	}
+
 	if (position->valid && !rescan_due(position->rescanned_at, now))
 	{
 		values[3] = Int32GetDatum(n);
@@ -429,7 +446,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 			return claimed;
 	}
 
-	reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST));
+	if (claimed == 0 && !holding)
+		reap(false, job_id, Max(n, REAP_AT_LEAST));
 	values[3] = Int32GetDatum(n - (int) claimed);
 	position->rescanned_at = now;
 	position->valid = false;
@@ -448,7 +466,8 @@ take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
 	uint64		taken;
 
 	CHECK_FOR_INTERRUPTS();
-	taken = claim_job(fcinfo, job_id, task_id, task_null, lease, n - (int) *claimed);
+	taken = claim_job(fcinfo, job_id, task_id, task_null, lease,
+					  n - (int) *claimed, *claimed > 0);
 	if (taken > 0)
 		last_job_served = job_id;
 	*claimed += taken;
@@ -536,7 +555,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);
 	}
-	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
+	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n, false) == 0)
 	{
 		/* Nothing to claim: a job id that names no job is the caller's mistake. */
 		jc_check_job_exists(job_id);

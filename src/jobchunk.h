@@ -125,6 +125,8 @@ extern void jc_forget_position(int64 job_id);
 
 /* counts.c */
 extern Datum jc_stripe(void);
+extern void jc_add_stripe_of_job(int64 job_id);
+extern void jc_add_stripe_of_chunk(int64 chunk_id);
 
 /* statistics.c */
 typedef struct JcCounts

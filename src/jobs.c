@@ -53,8 +53,7 @@ static JcQuery try_lock_job_for_update = LOCK_JOB("UPDATE SKIP LOCKED");
  * with how many chunks each has.
  * A job is finished when it has chunks and none is pending or processing,
  * or when it is cancelled and has none pending or processing; it finished
- * when its counts last changed, or, if it never had chunks, when the job
- * itself last changed (it was cancelled).
+ * when its counts or the job itself last changed, whichever is later.
  */
 #define FINISHED_BEFORE(job_filter) { \
 	.sql = "SELECT j.id, COALESCE(k.total, 0)::bigint " \
@@ -68,7 +67,7 @@ static JcQuery try_lock_job_for_update = LOCK_JOB("UPDATE SKIP LOCKED");
 		"WHERE " job_filter "COALESCE(k.unfinished, 0) OPERATOR(pg_catalog.=) 0 " \
 		"AND (k.total OPERATOR(pg_catalog.>) 0 " \
 		"OR j.state OPERATOR(pg_catalog.=) 'cancelled') " \
-		"AND COALESCE(k.updated_at, j.updated_at) OPERATOR(pg_catalog.<) $1 " \
+		"AND GREATEST(k.updated_at, j.updated_at) OPERATOR(pg_catalog.<) $1 " \
 		"ORDER BY j.id", \
 	.nargs = 2, \
 	.argtypes = {TIMESTAMPTZOID, INT8OID}, \
