@@ -103,8 +103,8 @@ static HTAB *positions = NULL;
 
 /*
  * Bumped to forget all positions at once.  An abort only bumps it, and never
- * frees the table, because it can happen while claim_job() holds a pointer
- * into it (a subtransaction of a trigger's exception block).
+ * frees the table: it can happen in the middle of a claim (a subtransaction
+ * of a trigger's exception block), in a callback that must not fail.
  */
 static uint64 positions_epoch = 0;
 
@@ -329,7 +329,12 @@ jc_forget_position(int64 job_id)
 		(void) hash_search(positions, &job_id, HASH_REMOVE, NULL);
 }
 
-/* The position of this backend in the job, invalid when new or forgotten */
+/*
+ * The position of this backend in the job, invalid when new or forgotten.
+ * The pointer is good until the next call of a jobchunk function, which a
+ * statement can make (from a trigger): copy what is needed across
+ * statements.
+ */
 static ClaimPosition *
 position_of(int64 job_id)
 {
@@ -365,6 +370,17 @@ position_of(int64 job_id)
 		position->epoch = positions_epoch;
 	}
 	return position;
+}
+
+/* Store position as this backend's position in its job. */
+static void
+remember_position(const ClaimPosition *position)
+{
+	ClaimPosition *stored = position_of(position->job_id);
+	uint64		epoch = stored->epoch;
+
+	*stored = *position;
+	stored->epoch = epoch;
 }
 
 /*
@@ -416,7 +432,7 @@ static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		  Datum lease, int n, bool holding)
 {
-	ClaimPosition *position = position_of(job_id);
+	ClaimPosition position = *position_of(job_id);
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
@@ -429,29 +445,31 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
-	if (!position->has_stripe)
+	if (!position.has_stripe)
 	{
 		jc_add_stripe_of_job(job_id);
-		position->has_stripe = true;
+		position.has_stripe = true;
 	}
 
-	if (position->valid && !rescan_due(position->rescanned_at, now))
+	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{
 		values[3] = Int32GetDatum(n);
-		values[6] = Int32GetDatum(position->priority);
-		values[7] = TimestampTzGetDatum(position->created_at);
-		values[8] = Int32GetDatum(position->chunk_index);
-		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, position);
-		if (claimed == (uint64) n)
-			return claimed;
+		values[6] = Int32GetDatum(position.priority);
+		values[7] = TimestampTzGetDatum(position.created_at);
+		values[8] = Int32GetDatum(position.chunk_index);
+		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, &position);
 	}
 
-	if (claimed == 0 && !holding)
-		reap(false, job_id, Max(n, REAP_AT_LEAST));
-	values[3] = Int32GetDatum(n - (int) claimed);
-	position->rescanned_at = now;
-	position->valid = false;
-	claimed += run_claim(fcinfo, &claim_from_head, values, nulls, position);
+	if (claimed < (uint64) n)
+	{
+		if (claimed == 0 && !holding)
+			reap(false, job_id, Max(n, REAP_AT_LEAST));
+		values[3] = Int32GetDatum(n - (int) claimed);
+		position.rescanned_at = now;
+		position.valid = false;
+		claimed += run_claim(fcinfo, &claim_from_head, values, nulls, &position);
+	}
+	remember_position(&position);
 	return claimed;
 }
 
