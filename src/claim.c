@@ -213,18 +213,34 @@ static JcQuery claim_from_position = {
 };
 
 /*
- * Walking the jobs with pending chunks, by priority and then job id.  The
- * ORDER BY is the whole claim order, so that job_chunks_claim_idx is the
- * only index that provides it: the (job_id, chunk_index) key would look
- * cheaper for "the first job after $2" while stepping over every chunk of
- * the jobs in between that is not pending.
+ * Walking the jobs with pending chunks, by priority and then job id, and
+ * whether each is active.  The ORDER BY is the whole claim order, so that
+ * job_chunks_claim_idx is the only index that provides it: the (job_id,
+ * chunk_index) key would look cheaper for "the first job after $2" while
+ * stepping over every chunk of the jobs in between that is not pending.
+ */
+#define JOB_IS_ACTIVE(job_id) \
+	"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j " \
+	"WHERE j.id OPERATOR(pg_catalog.=) " job_id " " \
+	"AND j.state OPERATOR(pg_catalog.=) 'active') "
+#define JOB_AFTER(job_id) \
+	"SELECT n.job_id, " JOB_IS_ACTIVE("n.job_id") "AS active " \
+	"FROM @extschema@.job_chunks AS n " \
+	"WHERE n.status OPERATOR(pg_catalog.=) 'pending' " \
+	"AND n.priority OPERATOR(pg_catalog.=) $1 " \
+	"AND n.job_id OPERATOR(pg_catalog.>) " job_id " " \
+	"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1"
+
+/*
+ * The first active job at priority $1 after job $2: the walk steps over
+ * the jobs that are not active (paused) in one statement, one index
+ * descent each.
  */
 static JcQuery next_job_at_priority = {
-	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
-		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
-		"AND n.priority OPERATOR(pg_catalog.=) $1 "
-		"AND n.job_id OPERATOR(pg_catalog.>) $2 "
-		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
+	.sql = "WITH RECURSIVE walk AS ((" JOB_AFTER("$2") ") "
+		"UNION ALL SELECT a.* FROM walk AS w CROSS JOIN LATERAL ("
+		JOB_AFTER("w.job_id") ") AS a WHERE NOT w.active) "
+		"SELECT $1, w.job_id, w.active FROM walk AS w WHERE w.active",
 	.nargs = 2,
 	.argtypes = {INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
@@ -232,7 +248,8 @@ static JcQuery next_job_at_priority = {
 
 /* The first job below a priority; INT_MAX finds the first of all. */
 static JcQuery first_job_below_priority = {
-	.sql = "SELECT n.priority, n.job_id FROM @extschema@.job_chunks AS n "
+	.sql = "SELECT n.priority, n.job_id, " JOB_IS_ACTIVE("n.job_id")
+		"FROM @extschema@.job_chunks AS n "
 		"WHERE n.status OPERATOR(pg_catalog.=) 'pending' "
 		"AND n.priority OPERATOR(pg_catalog.<) $1 "
 		"ORDER BY n.priority DESC, n.job_id, n.created_at, n.id LIMIT 1",
@@ -242,10 +259,11 @@ static JcQuery first_job_below_priority = {
 };
 
 /*
- * Run a walking query; on a row, set *priority and *job_id from it.
+ * Run a walking query; on a row, set *priority, *job_id and *active from it.
  */
 static bool
-find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id)
+find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
+		 bool *active)
 {
 	bool		isnull;
 
@@ -256,6 +274,8 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id)
 											SPI_tuptable->tupdesc, 1, &isnull));
 	*job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 2, &isnull));
+	*active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 3, &isnull));
 	return true;
 }
 
@@ -494,8 +514,8 @@ take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
 
 /*
  * Claim up to n chunks across all jobs into the result.  At each priority,
- * from the highest down, the jobs are served in id order starting after
- * last_job_served and wrapping around to it.
+ * from the highest down, the active jobs are served in id order starting
+ * after last_job_served and wrapping around to it.
  */
 static void
 claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
@@ -504,17 +524,20 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 	const int64 cursor = last_job_served;
 	int32		priority;
 	int64		first;
+	bool		first_active;
 	uint64		claimed = 0;
 	Datum		values[2];
 
 	values[0] = Int32GetDatum(INT_MAX);
-	if (!find_job(&first_job_below_priority, values, &priority, &first))
+	if (!find_job(&first_job_below_priority, values, &priority, &first,
+				  &first_active))
 		return;
 
 	for (;;)
 	{
 		int32		same_priority;
 		int64		job_id = cursor;
+		bool		active;
 
 		values[0] = Int32GetDatum(priority);
 
@@ -522,25 +545,28 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 		for (;;)
 		{
 			values[1] = Int64GetDatum(job_id);
-			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id))
+			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id,
+						  &active))
 				break;
-			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
-							  &claimed))
+			if (active && take_from_job(fcinfo, job_id, task_id, task_null,
+										lease, n, &claimed))
 				return;
 		}
 
 		/* ... then from the first one up to the last one served. */
-		for (job_id = first; job_id <= cursor;)
+		for (job_id = first, active = first_active; job_id <= cursor;)
 		{
-			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
-							  &claimed))
+			if (active && take_from_job(fcinfo, job_id, task_id, task_null,
+										lease, n, &claimed))
 				return;
 			values[1] = Int64GetDatum(job_id);
-			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id))
+			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id,
+						  &active))
 				break;
 		}
 
-		if (!find_job(&first_job_below_priority, values, &priority, &first))
+		if (!find_job(&first_job_below_priority, values, &priority, &first,
+					  &first_active))
 			return;
 	}
 }
