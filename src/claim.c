@@ -4,8 +4,7 @@
  *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
  * A claim that starts at the head of the job's queue (see below) first
- * takes back chunks whose lease has expired (reaping), unless it already
- * holds chunks (see claim_job()): each becomes pending
+ * takes back chunks whose lease has expired (reaping): each becomes pending
  * again as a new attempt, with retry_count + 1, or failed once retry_count
  * has reached jobchunk.max_retries.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
@@ -118,7 +117,10 @@ static uint64 positions_epoch = 0;
  * The jobs of the expired chunks are locked FOR KEY SHARE before their state
  * is read, so that a concurrent jc_cancel_job(), which locks its job FOR
  * UPDATE, either sees the chunks this statement makes pending or makes this
- * statement see the job cancelled.
+ * statement see the job cancelled.  A job locked FOR UPDATE (being
+ * cancelled or purged) is skipped, not waited for, since the claim may
+ * already hold chunks the cancel waits for; a later claim takes its chunks
+ * back.
  */
 #define GIVE_UP \
 	"(c.retry_count OPERATOR(pg_catalog.>=) $2 OR j.state OPERATOR(pg_catalog.=) 'cancelled')"
@@ -131,7 +133,7 @@ static uint64 positions_epoch = 0;
 	"jobs AS (" \
 	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j " \
 	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.job_id FROM expired AS x)) " \
-	"ORDER BY j.id FOR KEY SHARE), " \
+	"ORDER BY j.id FOR KEY SHARE SKIP LOCKED), " \
 	"reaped AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " \
 	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, " \
@@ -199,6 +201,15 @@ static JcQuery claim_from_head = {
 	.sql = CLAIM(""),
 	.nargs = 6,
 	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+/* Lock the job $1 FOR KEY SHARE, unless another transaction holds it */
+static JcQuery try_lock_job = {
+	.sql = "SELECT FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE SKIP LOCKED",
+	.nargs = 1,
+	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -392,15 +403,21 @@ position_of(int64 job_id)
 	return position;
 }
 
-/* Store position as this backend's position in its job. */
+/*
+ * Store position, read when positions_epoch was epoch, as this backend's
+ * position in its job; unless positions were forgotten since (by a
+ * jobchunk function that a statement of the claim ran from a trigger).
+ */
 static void
-remember_position(const ClaimPosition *position)
+remember_position(const ClaimPosition *position, uint64 epoch)
 {
-	ClaimPosition *stored = position_of(position->job_id);
-	uint64		epoch = stored->epoch;
+	ClaimPosition *stored;
 
-	*stored = *position;
-	stored->epoch = epoch;
+	if (positions == NULL || positions_epoch != epoch)
+		return;
+	stored = hash_search(positions, &position->job_id, HASH_FIND, NULL);
+	if (stored != NULL)
+		*stored = *position;
 }
 
 /*
@@ -441,18 +458,21 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
  * still missing, from the head, after taking back the job's expired leases.
  *
- * Expired leases are taken back only while the call holds no chunk (holding
- * says whether it holds chunks of other jobs): taking them back locks the
- * job FOR KEY SHARE, and a jc_cancel_job() that holds the job FOR UPDATE
- * waits for the job's pending chunks, which this call may have locked.  For
- * the same reason the backend's stripe row of the job is made, if need be,
- * before any chunk is locked (see counts.c).
+ * A claim never waits for the job's row lock, which a cancel or a purge may
+ * hold while it waits for chunks this call or its transaction has claimed
+ * (see counts.c).  Until the backend knows its stripe row of the job
+ * exists, it first locks the job FOR KEY SHARE and makes the row; and
+ * before a second claim statement in the call, which changes the stripe row
+ * the first one changed and so checks its foreign key, it locks the job
+ * FOR KEY SHARE as well.  If another transaction holds the job, the claim
+ * takes nothing more from it.
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
-		  Datum lease, int n, bool holding)
+		  Datum lease, int n)
 {
 	ClaimPosition position = *position_of(job_id);
+	uint64		epoch = positions_epoch;
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
@@ -465,11 +485,9 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
 
-	if (!position.has_stripe)
-	{
-		jc_add_stripe_of_job(job_id);
-		position.has_stripe = true;
-	}
+	if (!position.has_stripe &&
+		!jc_add_stripe_of_job(job_id, &position.has_stripe))
+		return 0;
 
 	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{
@@ -480,16 +498,16 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, &position);
 	}
 
-	if (claimed < (uint64) n)
+	if (claimed < (uint64) n &&
+		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		if (claimed == 0 && !holding)
-			reap(false, job_id, Max(n, REAP_AT_LEAST));
+		reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST));
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
 		claimed += run_claim(fcinfo, &claim_from_head, values, nulls, &position);
 	}
-	remember_position(&position);
+	remember_position(&position, epoch);
 	return claimed;
 }
 
@@ -505,7 +523,7 @@ take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
 
 	CHECK_FOR_INTERRUPTS();
 	taken = claim_job(fcinfo, job_id, task_id, task_null, lease,
-					  n - (int) *claimed, *claimed > 0);
+					  n - (int) *claimed);
 	if (taken > 0)
 		last_job_served = job_id;
 	*claimed += taken;
@@ -599,7 +617,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);
 	}
-	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n, false) == 0)
+	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
 	{
 		/* Nothing to claim: a job id that names no job is the caller's mistake. */
 		jc_check_job_exists(job_id);

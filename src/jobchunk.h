@@ -63,23 +63,23 @@ typedef struct JcQuery
  * failed give the changes of the counts; counted adds them up per job into
  * the job's stripe number stripe in job_counts, in job order so that two
  * statements changing the same stripes lock them in the same order, and
- * sets the stripe's updated_at (a new stripe gets it by default).  See
- * counts.c.
+ * sets the stripe's updated_at to the start of the statement (not of the
+ * transaction, which may have begun long before).  See counts.c.
  */
 #define JC_STRIPES 64
 #define JC_COUNT(source, total, processing, completed, failed, stripe) \
 	"counted AS (INSERT INTO @extschema@.job_counts AS k " \
-	"(job_id, stripe, total, processing, completed, failed) " \
+	"(job_id, stripe, total, processing, completed, failed, updated_at) " \
 	"SELECT d.job_id, " stripe ", pg_catalog.sum(" total "), " \
 	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
-	"pg_catalog.sum(" failed ") " \
+	"pg_catalog.sum(" failed "), pg_catalog.statement_timestamp() " \
 	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \
-	"updated_at = pg_catalog.now()) "
+	"updated_at = pg_catalog.statement_timestamp()) "
 
 /*
  * The SET clause of a claim that gives the chunk its next lease token: the
@@ -125,7 +125,7 @@ extern void jc_forget_position(int64 job_id);
 
 /* counts.c */
 extern Datum jc_stripe(void);
-extern void jc_add_stripe_of_job(int64 job_id);
+extern bool jc_add_stripe_of_job(int64 job_id, bool *exists);
 extern void jc_add_stripe_of_chunk(int64 chunk_id);
 
 /* statistics.c */
