@@ -137,7 +137,13 @@ SELECT count(*) FROM jc_create_chunks(88, 500);
 SELECT count(*) FROM jc_create_chunks(89, 500);
 SELECT count(*) FROM jc_create_chunks(91, 500);
 SELECT count(*) FROM jc_mark_completed(ARRAY(SELECT id FROM jc_claim(87, 2)));
+-- (Job 88 finishes in a transaction that began earlier: its counts take
+-- the time of the completing statement, not of the transaction's start.)
+BEGIN;
+SELECT pg_sleep(0.01);
 SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(88)));
+SELECT max(updated_at) > now() AS stamped_by_statement FROM job_counts WHERE job_id = 88;
+COMMIT;
 SELECT status FROM jc_mark_failed((SELECT id FROM jc_next_pending(89)), 'x');
 SELECT status FROM jc_mark_completed((SELECT id FROM jc_next_pending(91)));
 SELECT jc_cancel_job(90);
