@@ -50,10 +50,10 @@ static JcQuery try_lock_job_for_update = LOCK_JOB("UPDATE SKIP LOCKED");
 
 /*
  * The jobs finished before $1 (only job $2, or all, $2 unused), in id order,
- * with how many chunks each has.
- * A job is finished when it has chunks and none is pending or processing,
- * or when it is cancelled and has none pending or processing; it finished
- * when its counts or the job itself last changed, whichever is later.
+ * with how many chunks each has.  A job is finished when it has chunks and
+ * none is pending or processing, or when it is cancelled and has none
+ * pending or processing; it finished when its counts or the job itself last
+ * changed, whichever is later.
  */
 #define FINISHED_BEFORE(job_filter) { \
 	.sql = "SELECT j.id, COALESCE(k.total, 0)::bigint " \
