@@ -14,6 +14,18 @@
 ALTER TABLE @extschema@.job_counts
     ADD COLUMN updated_at timestamptz NOT NULL DEFAULT pg_catalog.now();
 
+--
+-- Every job with chunks has all 64 stripe rows (JC_STRIPES in the library),
+-- so that counting never inserts one: inserting checks the foreign key,
+-- which locks the job, and could wait for a cancel that waits for the
+-- chunk the same statement has locked.
+--
+INSERT INTO @extschema@.job_counts (job_id, stripe)
+SELECT k.job_id, s.i
+FROM (SELECT DISTINCT c.job_id FROM @extschema@.job_counts AS c) AS k,
+     pg_catalog.generate_series(0, 63) AS s(i)
+ON CONFLICT (job_id, stripe) DO NOTHING;
+
 CREATE FUNCTION @extschema@.jc_purge_jobs(older_than interval)
 RETURNS TABLE (job_id bigint, chunks bigint)
 AS 'MODULE_PATHNAME', 'jc_purge_jobs'

@@ -70,6 +70,9 @@ SELECT count(*) AS stripes,
 FROM counts_before b JOIN job_counts k USING (job_id, stripe);
 COMMIT;
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+-- Each job with chunks has all 64 stripes now, the new ones zero.
+SELECT job_id, count(*) AS stripes, sum(total) AS total
+FROM job_counts GROUP BY job_id ORDER BY job_id;
 
 -- The new and changed functions work on the old data.
 SELECT jc_heartbeat(2, 1, interval '1 hour') - now() AS lease;

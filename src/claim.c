@@ -86,9 +86,7 @@ typedef struct ClaimPosition
 {
 	int64		job_id;			/* hash key */
 	bool		valid;			/* false: claim from the head next time */
-	bool		has_stripe;		/* this backend's stripe row of the job exists */
-	uint64		epoch;			/* valid and has_stripe only while
-								 * positions_epoch is this */
+	uint64		epoch;			/* valid only while positions_epoch is this */
 	int32		priority;
 	TimestampTz created_at;
 	int32		chunk_index;
@@ -397,7 +395,6 @@ position_of(int64 job_id)
 	if (!found || position->epoch != positions_epoch)
 	{
 		position->valid = false;
-		position->has_stripe = false;
 		position->epoch = positions_epoch;
 	}
 	return position;
@@ -459,13 +456,11 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * still missing, from the head, after taking back the job's expired leases.
  *
  * A claim never waits for the job's row lock, which a cancel or a purge may
- * hold while it waits for chunks this call or its transaction has claimed
- * (see counts.c).  Until the backend knows its stripe row of the job
- * exists, it first locks the job FOR KEY SHARE and makes the row; and
- * before a second claim statement in the call, which changes the stripe row
- * the first one changed and so checks its foreign key, it locks the job
- * FOR KEY SHARE as well.  If another transaction holds the job, the claim
- * takes nothing more from it.
+ * hold while it waits for chunks this call has claimed (see counts.c).  A
+ * second claim statement in the call changes the stripe row the first one
+ * changed, which checks the row's foreign key again and so locks the job
+ * FOR KEY SHARE: the claim takes that lock first, without waiting, and if
+ * another transaction holds the job, takes nothing more from it.
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
@@ -484,10 +479,6 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	values[2] = lease;
 	values[4] = jc_stripe();
 	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
-
-	if (!position.has_stripe &&
-		!jc_add_stripe_of_job(job_id, &position.has_stripe))
-		return 0;
 
 	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{

@@ -56,12 +56,21 @@ static JcQuery insert_chunks = {
 	.expect = SPI_OK_INSERT_RETURNING
 };
 
+/*
+ * The job's counts: all its stripe rows, stripes 0 to $4 (see counts.c),
+ * the $2 chunks counted in stripe $3, this backend's.
+ */
 static JcQuery count_chunks = {
-	.sql = "WITH " JC_COUNT("(SELECT $1 AS job_id)", "$2", "0", "0", "0", "$3")
-		"SELECT",
-	.nargs = 3,
-	.argtypes = {INT8OID, INT4OID, INT4OID},
-	.expect = SPI_OK_SELECT
+	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "
+		"SELECT $1, s.i, CASE WHEN s.i OPERATOR(pg_catalog.=) $3 THEN $2 ELSE 0 END, "
+		"pg_catalog.statement_timestamp() "
+		"FROM pg_catalog.generate_series(0, $4) AS s(i) "
+		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
+		"total = k.total OPERATOR(pg_catalog.+) excluded.total, "
+		"updated_at = excluded.updated_at",
+	.nargs = 4,
+	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.expect = SPI_OK_INSERT
 };
 
 /*
@@ -138,6 +147,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 
 	values[1] = Int32GetDatum((int32) nchunks);
 	values[2] = jc_stripe();
+	values[3] = Int32GetDatum(JC_STRIPES - 1);
 	jc_execute(&count_chunks, values, NULL, false);
 	if (strcmp(state, "active") == 0)
 		jc_notify_claimable(job_id);

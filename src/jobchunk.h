@@ -125,8 +125,6 @@ extern void jc_forget_position(int64 job_id);
 
 /* counts.c */
 extern Datum jc_stripe(void);
-extern bool jc_add_stripe_of_job(int64 job_id, bool *exists);
-extern void jc_add_stripe_of_chunk(int64 chunk_id);
 
 /* statistics.c */
 typedef struct JcCounts

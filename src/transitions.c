@@ -282,7 +282,6 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 
 	jc_claim_begins();
 	jc_connect(fcinfo);
-	jc_add_stripe_of_chunk(chunk_id);
 	chunk = changed(jc_execute(&mark_processing, values, nulls, false),
 					chunk_id, 'n', 0, "marked processing", JC_PENDING);
 	jc_claim_ends();
