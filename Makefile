@@ -21,7 +21,7 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit gucs bad_input privileges search_path dump drop upgrade
 
-ISOLATION = claim create leases jobs positions
+ISOLATION = claim create leases jobs positions cancel
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
 
 TAP_TESTS = 1

@@ -95,12 +95,23 @@ static JcQuery set_state = {
 	.expect = SPI_OK_UPDATE
 };
 
+/*
+ * The pending chunks are locked in id order before they are changed, the
+ * order a batch completion locks its chunks in, so that the two never each
+ * hold a chunk the other waits for.  (A chunk claimed meanwhile stays
+ * locked, though not changed, until the cancel ends.)
+ */
 static JcQuery fail_pending = {
-	.sql = "WITH changed AS ("
+	.sql = "WITH locked AS ("
+		"SELECT l.id FROM @extschema@.job_chunks AS l "
+		"WHERE l.job_id OPERATOR(pg_catalog.=) $1 "
+		"AND l.status OPERATOR(pg_catalog.=) 'pending' "
+		"ORDER BY l.id FOR UPDATE), "
+		"changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'failed', error_message = 'job cancelled', "
 		"updated_at = pg_catalog.now() "
-		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 "
+		"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.id FROM locked AS x)) "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c.job_id), "
 		JC_COUNT("changed", "0", "0", "0", "1", "$2")
