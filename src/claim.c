@@ -203,13 +203,7 @@ static JcQuery claim_from_head = {
 };
 
 /* Lock the job $1 FOR KEY SHARE, unless another transaction holds it */
-static JcQuery try_lock_job = {
-	.sql = "SELECT FROM @extschema@.crawl_jobs AS j "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE SKIP LOCKED",
-	.nargs = 1,
-	.argtypes = {INT8OID},
-	.expect = SPI_OK_SELECT
-};
+static JcQuery try_lock_job = JC_LOCK_JOB("KEY SHARE SKIP LOCKED");
 
 static JcQuery claim_from_position = {
 	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $7 "

@@ -82,6 +82,19 @@ typedef struct JcQuery
 	"updated_at = pg_catalog.statement_timestamp()) "
 
 /*
+ * A statement that locks job $1 with the row lock strength given, which may
+ * end in SKIP LOCKED, and returns its state: no row if there is no such job,
+ * or if the lock was skipped.
+ */
+#define JC_LOCK_JOB(strength) { \
+	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j " \
+		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR " strength, \
+	.nargs = 1, \
+	.argtypes = {INT8OID}, \
+	.expect = SPI_OK_SELECT \
+}
+
+/*
  * The SET clause of a claim that gives the chunk its next lease token: the
  * old one + 1 or the parameter least, whichever is larger.  Claims pass the
  * start of the statement (statement_timestamp(), in microseconds since

@@ -36,17 +36,9 @@ PG_FUNCTION_INFO_V1(jc_purge_jobs);
  * transitions.c and claim.c), and no chunk of a purged job was pending or
  * processing.
  */
-#define LOCK_JOB(strength) { \
-	.sql = "SELECT j.state FROM @extschema@.crawl_jobs AS j " \
-		"WHERE j.id OPERATOR(pg_catalog.=) $1 FOR " strength, \
-	.nargs = 1, \
-	.argtypes = {INT8OID}, \
-	.expect = SPI_OK_SELECT \
-}
-
-static JcQuery lock_job = LOCK_JOB("NO KEY UPDATE");
-static JcQuery lock_job_for_update = LOCK_JOB("UPDATE");
-static JcQuery try_lock_job_for_update = LOCK_JOB("UPDATE SKIP LOCKED");
+static JcQuery lock_job = JC_LOCK_JOB("NO KEY UPDATE");
+static JcQuery lock_job_for_update = JC_LOCK_JOB("UPDATE");
+static JcQuery try_lock_job_for_update = JC_LOCK_JOB("UPDATE SKIP LOCKED");
 
 /*
  * The jobs finished before $1 (only job $2, or all, $2 unused), in id order,
