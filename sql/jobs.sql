@@ -83,6 +83,12 @@ SELECT count(*) FROM jc_next_pending(84);
 
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
+-- A cancel needs READ COMMITTED: with a transaction snapshot it could miss
+-- a chunk a concurrent retry made pending.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT outcome('SELECT jobchunk.jc_cancel_job(80)');
+ROLLBACK;
+
 -- A job with chunks pending or processing is not purged, whatever its
 -- state, and keeps everything.
 SELECT fingerprint() AS before \gset

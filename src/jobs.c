@@ -16,6 +16,7 @@
  */
 #include "jobchunk.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -103,7 +104,9 @@ static JcQuery fail_pending = {
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'failed', error_message = 'job cancelled', "
 		"updated_at = pg_catalog.now() "
-		"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.id FROM locked AS x)) "
+		"FROM locked AS x "
+		"WHERE c.id OPERATOR(pg_catalog.=) x.id "
+		"AND c.job_id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c.job_id), "
 		JC_COUNT("changed", "0", "0", "0", "1", "$2")
@@ -195,6 +198,19 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 	Datum		failed;
 
 	jc_check_not_null(fcinfo, 0);
+
+	/*
+	 * With a transaction snapshot the cancel would read the chunks as they
+	 * were before it locked the job: a retry that committed meanwhile would
+	 * leave its chunk pending, without any serialization failure.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("jc_cancel_job() needs isolation level READ COMMITTED"),
+				 errdetail("Under REPEATABLE READ or SERIALIZABLE it could leave pending a chunk that a concurrent retry made pending."),
+				 errhint("Cancel the job in a READ COMMITTED transaction.")));
+
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = jc_stripe();
 
