@@ -34,8 +34,9 @@
  * expired lease, or left pending by a claim that rolled back.  Therefore a
  * backend starts again from the head, taking back expired leases first,
  * when it has no position, when the claim from its position finds fewer
- * chunks than asked for, and when jobchunk.rescan_interval has passed since
- * it last did; and it forgets its positions when a transaction or
+ * chunks than asked for (unless a cancel or a purge holds the job), and
+ * when jobchunk.rescan_interval has passed since it last did; and it
+ * forgets its positions when a transaction or
  * subtransaction aborts or is prepared, and a job's position when it
  * retries a chunk of the job.  With jobchunk.rescan_interval = 0 every claim
  * starts at the head.  Claims across all jobs use the positions in each job
@@ -202,7 +203,7 @@ static JcQuery claim_from_head = {
 	.expect = SPI_OK_SELECT
 };
 
-/* Lock the job $1 FOR KEY SHARE, unless another transaction holds it */
+/* Lock the job $1 FOR KEY SHARE, unless a cancel or a purge holds it */
 static JcQuery try_lock_job = JC_LOCK_JOB("KEY SHARE SKIP LOCKED");
 
 static JcQuery claim_from_position = {
@@ -454,7 +455,8 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * second claim statement in the call changes the stripe row the first one
  * changed, which checks the row's foreign key again and so locks the job
  * FOR KEY SHARE: the claim takes that lock first, without waiting, and if
- * another transaction holds the job, takes nothing more from it.
+ * another transaction holds the job FOR UPDATE (a cancel or a purge),
+ * takes nothing more from it.
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,

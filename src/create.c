@@ -20,7 +20,7 @@ PG_FUNCTION_INFO_V1(jc_create_chunks);
  * prove the job exists and learn its state.
  */
 static JcQuery lock_job = {
-	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = pg_catalog.now() "
+	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = pg_catalog.statement_timestamp() "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING j.state",
 	.nargs = 1,
 	.argtypes = {INT8OID},
@@ -58,7 +58,9 @@ static JcQuery insert_chunks = {
 
 /*
  * The job's counts: all its stripe rows, stripes 0 to $4 (see counts.c),
- * the $2 chunks counted in stripe $3, this backend's.
+ * the $2 chunks counted in stripe $3, this backend's.  (A job's chunks are
+ * made once, so its stripes are new; ON CONFLICT only guards against rows
+ * left by hand.)
  */
 static JcQuery count_chunks = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "

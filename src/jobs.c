@@ -32,10 +32,11 @@ PG_FUNCTION_INFO_V1(jc_purge_jobs);
 /*
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
  * and claims that take back expired leases (FOR KEY SHARE) go on.
- * Cancelling and purging lock it FOR UPDATE: they wait for them, and they
- * for it, so that no chunk of a cancelled job is left pending (see
- * transitions.c and claim.c), and no chunk of a purged job was pending or
- * processing.
+ * Cancelling and purging lock it FOR UPDATE: they wait for retries, and
+ * retries for them, so that no chunk of a cancelled job is left pending
+ * (see transitions.c), and no chunk of a purged job was pending or
+ * processing; claims skip a job so locked instead of waiting (claim.c), and
+ * jc_purge_jobs() skips a job any other transaction holds.
  */
 static JcQuery lock_job = JC_LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_for_update = JC_LOCK_JOB("UPDATE");
@@ -81,7 +82,7 @@ static JcQuery delete_job = {
 
 static JcQuery set_state = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j "
-		"SET state = $2, updated_at = pg_catalog.now() "
+		"SET state = $2, updated_at = pg_catalog.statement_timestamp() "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 2,
 	.argtypes = {INT8OID, TEXTOID},
@@ -279,8 +280,8 @@ jc_purge_job(PG_FUNCTION_ARGS)
  * The start of the transaction minus older_than: the time before which a
  * job must have finished to be purged.  Raises invalid_parameter_value
  * unless it is at most as late as the start (comparing the interval with
- * zero is not enough: from the 1st of February, '1 mon -29 days' ends in the
- * future), and each field of the interval is within JC_MAX_AGE_YEARS, so
+ * zero is not enough: from the 1st of March of a common year, '1 mon -29
+ * days' before is in the future), and each field of the interval is within JC_MAX_AGE_YEARS, so
  * that the subtraction cannot overflow (nor can an infinite interval pass).
  */
 #define JC_MAX_AGE_YEARS 1000

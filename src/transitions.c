@@ -24,7 +24,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(jc_mark_processing);
 PG_FUNCTION_INFO_V1(jc_mark_completed);
@@ -78,15 +77,30 @@ static JcQuery mark_completed = {
 	.expect = SPI_OK_SELECT
 };
 
+/*
+ * The chunks are locked in id order before they are changed, whatever the
+ * order they are given in and whatever the plan, so that two batches
+ * sharing chunks (unfenced ones, given in different orders), or a batch and
+ * a cancel (which locks in id order too), cannot each hold a chunk the
+ * other waits for.
+ */
+#define FENCED_BATCH \
+	"pg_catalog.texteq(c.status, 'processing') " \
+	"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
+
 static JcQuery mark_completed_many = {
-	.sql = "WITH changed AS ("
+	.sql = "WITH u AS ("
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), "
+		"locked AS ("
+		"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
+		"WHERE " FENCED_BATCH
+		"ORDER BY c.id FOR UPDATE OF c), "
+		"changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'completed', error_message = NULL, "
 		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token) "
-		"WHERE c.id OPERATOR(pg_catalog.=) u.id "
-		"AND pg_catalog.texteq(c.status, 'processing') "
-		"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
+		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
+		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.*), "
 		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
 		"SELECT * FROM changed ORDER BY id",
@@ -413,32 +427,6 @@ compare_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A chunk of a batch completion, with its token */
-typedef struct FencedChunk
-{
-	int64		id;
-	int64		token;
-} FencedChunk;
-
-static int
-compare_fenced_chunks(const void *a, const void *b)
-{
-	return compare_int64(&((const FencedChunk *) a)->id,
-						 &((const FencedChunk *) b)->id);
-}
-
-/* A bigint[] of n elements from values */
-static Datum
-int64_array(const int64 *values, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(values[i]);
-	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 /*
  * The elements of a bigint[] argument, which must have no NULLs.
  */
@@ -477,10 +465,6 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
  * Completes every chunk in chunk_ids, each fenced by the lease token at the
  * same position in lease_tokens when given, or none of them.  Returns the
  * completed chunks in id order.
- *
- * The chunks are passed to the statement in id order, which is the order it
- * locks them in, so that two batches sharing chunks (unfenced ones, given
- * in different orders) cannot each hold one the other waits for.
  */
 Datum
 jc_mark_completed_many(PG_FUNCTION_ARGS)
@@ -489,9 +473,7 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	int			ntokens = 0;
 	int64	   *ids;
 	int64	   *tokens = NULL;
-	FencedChunk *sorted;
-	int64	   *sorted_ids;
-	int64	   *sorted_tokens;
+	int64	   *sorted;
 	int64	   *done;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -510,29 +492,19 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 							   nids, ntokens)));
 	}
 
-	sorted = palloc(sizeof(FencedChunk) * Max(nids, 1));
-	for (int i = 0; i < nids; i++)
-	{
-		sorted[i].id = ids[i];
-		sorted[i].token = tokens ? tokens[i] : 0;
-	}
-	qsort(sorted, nids, sizeof(FencedChunk), compare_fenced_chunks);
-	sorted_ids = palloc(sizeof(int64) * Max(nids, 1));
-	sorted_tokens = palloc(sizeof(int64) * Max(nids, 1));
-	for (int i = 0; i < nids; i++)
-	{
-		if (i > 0 && sorted[i].id == sorted[i - 1].id)
+	sorted = palloc(sizeof(int64) * Max(nids, 1));
+	memcpy(sorted, ids, sizeof(int64) * nids);
+	qsort(sorted, nids, sizeof(int64), compare_int64);
+	for (int i = 1; i < nids; i++)
+		if (sorted[i] == sorted[i - 1])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("chunk %lld appears more than once in chunk_ids",
-							(long long) sorted[i].id)));
-		sorted_ids[i] = sorted[i].id;
-		sorted_tokens[i] = sorted[i].token;
-	}
+							(long long) sorted[i])));
 
-	values[0] = int64_array(sorted_ids, nids);
-	values[1] = tokens ? int64_array(sorted_tokens, nids) : (Datum) 0;
-	nulls[1] = tokens ? ' ' : 'n';
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
