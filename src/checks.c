@@ -156,6 +156,24 @@ jc_check_sql_version(void)
 }
 
 /*
+ * Whether each field of interval (months, days, microseconds) is within
+ * years either way: checked before adding the interval to a timestamp or
+ * subtracting it, so that doing so field by field cannot overflow (nor can
+ * an infinite interval pass).
+ */
+bool
+jc_interval_fields_within(const Interval *interval, int years)
+{
+	int64		days = (int64) years * 366;
+
+	return interval->month >= -years * MONTHS_PER_YEAR &&
+		interval->month <= years * MONTHS_PER_YEAR &&
+		interval->day >= -days && interval->day <= days &&
+		interval->time >= -days * USECS_PER_DAY &&
+		interval->time <= days * USECS_PER_DAY;
+}
+
+/*
  * The lease interval in argument argno, jobchunk.lease_timeout when NULL.
  * A lease runs from the start of the statement (statement_timestamp()), and
  * must end after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
@@ -163,8 +181,6 @@ jc_check_sql_version(void)
  * days' ends in the past.)
  */
 #define JC_MAX_LEASE_YEARS 100
-#define JC_MAX_LEASE_DAYS (JC_MAX_LEASE_YEARS * 366)
-#define JC_MAX_LEASE_USECS ((int64) JC_MAX_LEASE_DAYS * USECS_PER_DAY)
 
 Datum
 jc_lease_arg(FunctionCallInfo fcinfo, int argno)
@@ -180,16 +196,8 @@ jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 		return IntervalPGetDatum(lease);
 	}
 
-	/*
-	 * Each field bounded first, so that adding the fields to a timestamp one
-	 * after another cannot overflow (nor can an infinite interval pass).
-	 */
 	lease = PG_GETARG_INTERVAL_P(argno);
-	if (lease->month >= -JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR &&
-		lease->month <= JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR &&
-		lease->day >= -JC_MAX_LEASE_DAYS && lease->day <= JC_MAX_LEASE_DAYS &&
-		lease->time >= -JC_MAX_LEASE_USECS &&
-		lease->time <= JC_MAX_LEASE_USECS)
+	if (jc_interval_fields_within(lease, JC_MAX_LEASE_YEARS))
 	{
 		Interval	longest = {0};
 

@@ -12,6 +12,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/tuplestore.h"
@@ -130,6 +131,7 @@ extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
 extern void jc_check_job_exists(int64 job_id);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
+extern bool jc_interval_fields_within(const Interval *interval, int years);
 extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 

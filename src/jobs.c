@@ -281,23 +281,17 @@ jc_purge_job(PG_FUNCTION_ARGS)
  * job must have finished to be purged.  Raises invalid_parameter_value
  * unless it is at most as late as the start (comparing the interval with
  * zero is not enough: from the 1st of March of a common year, '1 mon -29
- * days' before is in the future), and each field of the interval is within JC_MAX_AGE_YEARS, so
- * that the subtraction cannot overflow (nor can an infinite interval pass).
+ * days' before is in the future), and each field of the interval is within
+ * JC_MAX_AGE_YEARS (see jc_interval_fields_within()).
  */
 #define JC_MAX_AGE_YEARS 1000
-#define JC_MAX_AGE_DAYS (JC_MAX_AGE_YEARS * 366)
-#define JC_MAX_AGE_USECS ((int64) JC_MAX_AGE_DAYS * USECS_PER_DAY)
 
 static TimestampTz
 purge_cutoff(Interval *older_than)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	if (older_than->month >= -JC_MAX_AGE_YEARS * MONTHS_PER_YEAR &&
-		older_than->month <= JC_MAX_AGE_YEARS * MONTHS_PER_YEAR &&
-		older_than->day >= -JC_MAX_AGE_DAYS && older_than->day <= JC_MAX_AGE_DAYS &&
-		older_than->time >= -JC_MAX_AGE_USECS &&
-		older_than->time <= JC_MAX_AGE_USECS)
+	if (jc_interval_fields_within(older_than, JC_MAX_AGE_YEARS))
 	{
 		TimestampTz cutoff;
 
