@@ -13,10 +13,12 @@ OBJS = \
 	src/claim.o \
 	src/commit.o \
 	src/read.o \
-	src/statistics.o
+	src/statistics.o \
+	src/shard.o
 
-EXTENSION = jobchunk
-DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk--1.2--1.3.sql
+EXTENSION = jobchunk jobchunk_proxy
+DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk--1.2--1.3.sql \
+	jobchunk--1.3--1.4.sql jobchunk_proxy--1.0.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit gucs bad_input privileges search_path dump drop upgrade

@@ -516,6 +516,27 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_jobs(''178000000 years'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''2562047788 hours'')', '22023', NULL, NULL);
 
+-- jc_create_job (name text DEFAULT NULL): any name, or none.
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_create_job()', 'ok', NULL,
+     $$EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE name IS NULL AND state = 'active')$$),
+    ('jc_create_job(NULL)', 'ok', NULL,
+     $$EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE name IS NULL AND state = 'active')$$),
+    ('jc_create_job('''')', 'ok', NULL,
+     $$EXISTS (SELECT FROM jobchunk.crawl_jobs WHERE name = '' AND state = 'active')$$);
+
+-- jc_set_shard (shard integer): 0 to 32767, and only in a database without
+-- jobs, which this one is not.  (Setting one is tested by 007_plproxy.pl:
+-- a sequence's new position is not rolled back.)
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_set_shard(NULL)', '22023', NULL, NULL),
+    ('jc_set_shard(-1)', '22023', NULL, NULL),
+    ('jc_set_shard(32768)', '22023', NULL, NULL),
+    ('jc_set_shard(-2147483648)', '22023', NULL, NULL),
+    ('jc_set_shard(2147483647)', '22023', NULL, NULL),
+    ('jc_set_shard(0)', '55000', NULL, NULL),
+    ('jc_set_shard(32767)', '55000', NULL, NULL);
+
 -- Run every case: fingerprint, outcome(), fingerprint, check; then undo it
 -- (a successful call too, so that every case meets the same fixture).
 CREATE TEMP TABLE results (

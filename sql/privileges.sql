@@ -40,9 +40,11 @@ GRANT EXECUTE ON FUNCTION
     TO jobchunk_worker;
 
 -- Producers create jobs and their chunks, retry failed chunks, and pause,
--- resume, cancel and purge jobs.  Jobs are rows they insert: INSERT (name) on
--- crawl_jobs, and SELECT (id) to read the new id back.
+-- resume, cancel and purge jobs.  They create jobs with jc_create_job(), or
+-- as rows they insert: INSERT (name) on crawl_jobs, and SELECT (id) to read
+-- the new id back.
 GRANT EXECUTE ON FUNCTION
+    jobchunk.jc_create_job(text),
     jobchunk.jc_create_chunks(bigint, bigint, integer),
     jobchunk.jc_retry(bigint),
     jobchunk.jc_pause_job(bigint),
@@ -169,6 +171,7 @@ INSERT INTO calls VALUES
     ('jobchunk_producer', 7, 'SELECT jobchunk.jc_cancel_job(953)', 'ok'),
     ('jobchunk_producer', 8, 'SELECT jobchunk.jc_purge_job(953)', 'ok'),
     ('jobchunk_producer', 9, 'SELECT count(*) FROM jobchunk.jc_purge_jobs(''1 day'')', 'ok'),
+    ('jobchunk_producer', 10, 'SELECT jobchunk.jc_create_job(''by a call'')', 'ok'),
     ('jobchunk_reader', 1, 'SELECT count(*) FROM jobchunk.jc_chunks(950)', 'ok'),
     ('jobchunk_reader', 2, 'SELECT count(*) FROM jobchunk.jc_chunks(950, ''failed'')', 'ok'),
     ('jobchunk_reader', 3, 'SELECT jobchunk.jc_chunk({F})', 'ok'),
@@ -257,6 +260,7 @@ FROM granted;
 CREATE ROLE jobchunk_outsider NOLOGIN;
 CREATE TEMP TABLE refused (n serial, role name, sql text);
 INSERT INTO refused (role, sql) VALUES
+    ('jobchunk_worker', 'SELECT jobchunk.jc_create_job()'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_retry({F})'),
     ('jobchunk_worker', 'SELECT jobchunk.jc_cancel_job(950)'),
@@ -275,6 +279,7 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_producer', 'SELECT jobchunk.jc_mark_completed({T})'),
     ('jobchunk_producer', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
     ('jobchunk_producer', 'SELECT jobchunk.jc_statistics(950)'),
+    ('jobchunk_producer', 'SELECT jobchunk.jc_set_shard(1)'),
     ('jobchunk_producer', 'DELETE FROM jobchunk.crawl_jobs'),
     ('jobchunk_producer', 'UPDATE jobchunk.job_chunks SET image_range = ''{}'''),
     ('jobchunk_reader', 'SELECT jobchunk.jc_next_pending(950)'),
@@ -284,6 +289,8 @@ INSERT INTO refused (role, sql) VALUES
     ('jobchunk_reader', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
     ('jobchunk_reader', 'UPDATE jobchunk.job_chunks SET status = ''completed'''),
     ('jobchunk_reader', 'SELECT name FROM jobchunk.crawl_jobs'),
+    ('jobchunk_outsider', 'SELECT jobchunk.jc_create_job()'),
+    ('jobchunk_outsider', 'SELECT jobchunk.jc_set_shard(1)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_processing({Q})'),
     ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_completed({T})'),

@@ -13,6 +13,8 @@
 --
 SELECT last_value AS seq_last, is_called AS seq_called
 FROM jobchunk.job_chunks_id_seq \gset
+SELECT last_value AS job_seq_last, is_called AS job_seq_called
+FROM jobchunk.crawl_jobs_id_seq \gset
 
 -- The test is one transaction, rolled back at the end: the hostile role
 -- and schema go with it.  The jobs the earlier tests left are set aside
@@ -231,7 +233,9 @@ INSERT INTO steps VALUES
     (50, 'jc_retry({910:4})', NULL),
     (51, 'jc_statistics(999)', NULL),
     (52, 'jc_chunks(910)', NULL),
-    (53, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (53, 'jc_create_job(''search_path'')', NULL),
+    (54, 'jc_set_shard(1)', NULL),
+    (55, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text
@@ -266,6 +270,8 @@ DECLARE
 BEGIN
     PERFORM setval('jobchunk.job_chunks_id_seq', (SELECT last_value FROM pg_temp.seq),
                    (SELECT is_called FROM pg_temp.seq));
+    PERFORM setval('jobchunk.crawl_jobs_id_seq', (SELECT last_value FROM pg_temp.job_seq),
+                   (SELECT is_called FROM pg_temp.job_seq));
     BEGIN
         FOR s IN SELECT * FROM pg_temp.steps ORDER BY n LOOP
             sql := coalesce(s.call, s.harness);
@@ -339,6 +345,8 @@ END
 $$;
 CREATE TEMP TABLE seq AS
 SELECT :seq_last::bigint AS last_value, :'seq_called'::boolean AS is_called;
+CREATE TEMP TABLE job_seq AS
+SELECT :job_seq_last::bigint AS last_value, :'job_seq_called'::boolean AS is_called;
 
 -- The hostile run first, then the control run without the hostile schema;
 -- one statement, so that both see the same now() and statement_timestamp().

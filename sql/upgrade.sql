@@ -1,7 +1,7 @@
 --
--- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1 and 1.2 to 1.3,
--- holding data: the data survive, chunks in flight get a lease, the counts
--- a time of change, and the new functions work.
+-- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2 and 1.3 to
+-- 1.4, holding data: the data survive, chunks in flight get a lease, the
+-- counts a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -13,7 +13,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.3's, which
+-- The rows 1.0 left behind.  The library installed is already 1.4's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -53,7 +53,7 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- Neither 1.1 nor 1.2 is the library's version; 1.3 is.
+-- Neither 1.1, 1.2 nor 1.3 is the library's version; 1.4 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -69,6 +69,9 @@ SELECT count(*) AS stripes,
                         AND k.updated_at = now()) AS kept_and_stamped
 FROM counts_before b JOIN job_counts k USING (job_id, stripe);
 COMMIT;
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+ALTER EXTENSION jobchunk UPDATE TO '1.4';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 -- Each job with chunks has all 64 stripes now, the new ones zero.
 SELECT job_id, count(*) AS stripes, sum(total) AS total
@@ -95,6 +98,10 @@ SELECT * FROM jc_purge_jobs('0');
 SELECT id, status FROM jc_mark_completed(6, 1);
 SELECT * FROM jc_purge_jobs('0');
 SELECT id FROM crawl_jobs ORDER BY id;
+-- 1.4: jobs by a call; a database with jobs cannot become a shard.
+SELECT jc_create_job('newest');
+SELECT id, name, state FROM crawl_jobs ORDER BY id;
+SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * jobs.c
- *		Job controls: jc_pause_job(), jc_resume_job(), jc_cancel_job(),
- *		jc_purge_job(), jc_purge_jobs().
+ *		Jobs: jc_create_job(), and the controls jc_pause_job(),
+ *		jc_resume_job(), jc_cancel_job(), jc_purge_job(), jc_purge_jobs().
  *
- * A job is active, paused or cancelled (crawl_jobs.state).  Only an active
+ * A job is a row of crawl_jobs, which jc_create_job() or the application
+ * inserts.  A job is active, paused or cancelled (crawl_jobs.state).  Only an active
  * job's chunks are claimed; chunks in flight finish normally whatever the
  * job's state.  Cancelling also fails the job's pending chunks, and is
  * final.  Purging deletes a finished job with its chunks and counts: one
@@ -23,11 +24,19 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+PG_FUNCTION_INFO_V1(jc_create_job);
 PG_FUNCTION_INFO_V1(jc_pause_job);
 PG_FUNCTION_INFO_V1(jc_resume_job);
 PG_FUNCTION_INFO_V1(jc_cancel_job);
 PG_FUNCTION_INFO_V1(jc_purge_job);
 PG_FUNCTION_INFO_V1(jc_purge_jobs);
+
+static JcQuery insert_job = {
+	.sql = "INSERT INTO @extschema@.crawl_jobs (name) VALUES ($1) RETURNING id",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expect = SPI_OK_INSERT_RETURNING
+};
 
 /*
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
@@ -157,6 +166,28 @@ change_state(int64 job_id, const char *new_state, const char *action)
 		jc_execute(&set_state, values, NULL, false);
 	}
 	return old_state;
+}
+
+/*
+ * jc_create_job(name text DEFAULT NULL) RETURNS bigint
+ *
+ * Creates an active job and returns its id: the same as an INSERT into
+ * crawl_jobs, as one call that a role can be granted, and that a PL/Proxy
+ * database can send to a shard.
+ */
+Datum
+jc_create_job(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+	int64		job_id;
+
+	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	jc_execute(&insert_job, values, PG_ARGISNULL(0) ? "n" : NULL, false);
+	job_id = jc_result_int64(0, 1);
+	jc_finish();
+	PG_RETURN_INT64(job_id);
 }
 
 /*

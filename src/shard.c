@@ -1,0 +1,88 @@
+/*-------------------------------------------------------------------------
+ *
+ * shard.c
+ *		jc_set_shard(): number a database's jobs and chunks as one shard of
+ *		a PL/Proxy cluster.
+ *
+ * Behind a PL/Proxy database (the jobchunk_proxy extension), shard number
+ * k hands out job and chunk ids from k << JC_SHARD_SHIFT up (from 1 for
+ * shard 0), so that the proxy finds the shard of a job or chunk from its id
+ * alone: id >> JC_SHARD_SHIFT, as jobchunk_proxy's jc_shard_of() computes
+ * it.  Each shard has 2^48 ids of each kind, far more than it can use.
+ *
+ * src/shard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(jc_set_shard);
+
+#define JC_SHARD_SHIFT	48
+#define JC_MAX_SHARD	((1 << (63 - JC_SHARD_SHIFT)) - 1)
+
+/* New jobs wait until the transaction ends: none is numbered the old way. */
+static JcQuery lock_jobs = {
+	.sql = "LOCK TABLE @extschema@.crawl_jobs IN EXCLUSIVE MODE",
+	.nargs = 0,
+	.expect = SPI_OK_UTILITY
+};
+
+static JcQuery any_job = {
+	.sql = "SELECT FROM @extschema@.crawl_jobs AS j LIMIT 1",
+	.nargs = 0,
+	.expect = SPI_OK_SELECT
+};
+
+/* Table $2's ids (qualified name, quoted) go on from $1. */
+static JcQuery set_next_id = {
+	.sql = "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($2, 'id'), $1, false)",
+	.nargs = 2,
+	.argtypes = {INT8OID, TEXTOID},
+	.expect = SPI_OK_SELECT
+};
+
+/*
+ * jc_set_shard(shard integer) RETURNS void
+ *
+ * Only a database without jobs can become a shard: ids handed out before
+ * would not lead the proxy to it.  (A database whose ids are all below
+ * 2^48, as they are unless jc_set_shard() moved them, is shard 0 as it is.)
+ */
+Datum
+jc_set_shard(PG_FUNCTION_ARGS)
+{
+	int32		shard;
+	const char *schema;
+	Datum		values[2];
+
+	jc_check_not_null(fcinfo, 0);
+	shard = PG_GETARG_INT32(0);
+	if (shard < 0 || shard > JC_MAX_SHARD)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid shard number: %d", shard),
+				 errdetail("A shard number is between 0 and %d.", JC_MAX_SHARD)));
+
+	jc_connect(fcinfo);
+	jc_execute(&lock_jobs, NULL, NULL, false);
+	if (jc_execute(&any_job, NULL, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot make this database shard %d", shard),
+				 errdetail("It has jobs already, whose ids would not lead to it."),
+				 errhint("Set the shard number of a new database, before its first job.")));
+
+	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	values[0] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	jc_execute(&set_next_id, values, NULL, false);
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	jc_execute(&set_next_id, values, NULL, false);
+	jc_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,164 @@
+# Scaling out: two shards (databases with jobchunk, numbered by
+# jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
+# goes to the shard that holds its job or chunk; claims of any job find the
+# chunks of every shard; errors come back with the shard's SQLSTATE; a batch
+# across shards is refused whole; the counts on each shard stay exact while
+# four workers drain both through the proxy.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('plproxy');
+$node->init;
+$node->start;
+
+my $host = $node->host;
+my $port = $node->port;
+for my $shard (0, 1)
+{
+	$node->safe_psql('postgres', "CREATE DATABASE shard$shard");
+	$node->safe_psql(
+		"shard$shard", qq{
+		CREATE EXTENSION jobchunk;
+		SELECT jobchunk.jc_set_shard($shard);
+		ALTER DATABASE shard$shard SET jobchunk.chunk_size = 1;
+	});
+}
+$node->safe_psql('postgres', 'CREATE DATABASE proxy');
+$node->safe_psql(
+	'proxy', qq{
+	CREATE EXTENSION jobchunk_proxy CASCADE;
+	CREATE SERVER jobchunk FOREIGN DATA WRAPPER plproxy OPTIONS (
+		p0 'dbname=shard0 host=$host port=$port',
+		p1 'dbname=shard1 host=$host port=$port');
+	CREATE USER MAPPING FOR PUBLIC SERVER jobchunk;
+});
+
+sub proxy { return $node->safe_psql('proxy', $_[0]); }
+sub shard { return $node->safe_psql("shard$_[0]", $_[1]); }
+
+# The SQLSTATE of a statement run on the proxy.
+sub proxy_sqlstate
+{
+	my ($sql) = @_;
+	my (undef, $stdout) = $node->psql(
+		'proxy', qq{$sql;
+		\\echo sqlstate :LAST_ERROR_SQLSTATE},
+		on_error_stop => 0);
+	return $stdout =~ /sqlstate (\w+)/ ? $1 : 'none';
+}
+
+# Jobs: created at random shards, each where its id says.
+proxy('SELECT jobchunk.jc_create_job(\'job \' || i) FROM generate_series(1, 32) AS i');
+my @jobs = map { shard($_, 'SELECT count(*) FROM jobchunk.crawl_jobs') } (0, 1);
+is($jobs[0] + $jobs[1], 32, '32 jobs created through the proxy');
+cmp_ok($jobs[0] * $jobs[1], '>', 0, 'both shards got jobs');
+is( shard(0, 'SELECT count(*) FROM jobchunk.crawl_jobs WHERE id >> 48 <> 0')
+	  . '/' . shard(1, 'SELECT count(*) FROM jobchunk.crawl_jobs WHERE id >> 48 <> 1'),
+	'0/0',
+	'each job\'s id names its shard');
+
+# One job with 300 one-image chunks on each shard.
+my @job = map { shard($_, 'SELECT min(id) FROM jobchunk.crawl_jobs') } (0, 1);
+is(proxy("SELECT count(*) FROM jobchunk.jc_create_chunks($_, 300)"), 300,
+	"300 chunks for job $_ through the proxy")
+  for @job;
+is( shard(1, q{SELECT (min(id) >> 48) || '/' || (max(id) >> 48) FROM jobchunk.job_chunks})
+	  . ' ' . shard(0, 'SELECT count(*) FROM jobchunk.job_chunks'),
+	'1/1 300',
+	'chunks are numbered in their shard\'s range, on their job\'s shard');
+
+# Errors come back with the shard's SQLSTATE, and change nothing.
+my $pending = shard(0, "SELECT min(id) FROM jobchunk.job_chunks");
+is(proxy_sqlstate("SELECT jobchunk.jc_mark_completed($pending)"),
+	'55000', 'completing a pending chunk: 55000 from the shard');
+is(proxy_sqlstate('SELECT jobchunk.jc_is_complete(NULL)'),
+	'22023', 'a NULL job id: refused as on one server');
+is(proxy_sqlstate("SELECT jobchunk.jc_statistics($job[1] + 1000)"),
+	'P0002', 'a job id that names no job');
+
+# A batch across shards is refused whole; on one shard it completes.
+my @claimed = map {
+	[ split /\|/, proxy("SELECT id || '|' || lease_token FROM jobchunk.jc_next_pending($_)") ]
+} @job;
+is(proxy_sqlstate(
+		"SELECT jobchunk.jc_mark_completed(ARRAY[$claimed[0][0], $claimed[1][0]]::bigint[])"),
+	'0A000', 'a batch on two shards is refused');
+is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[0][0]") . '/'
+	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[1][0]"),
+	'processing/processing',
+	'the refused batch changed nothing');
+is( proxy(
+		"SELECT count(*) FROM jobchunk.jc_mark_completed(ARRAY[$_->[0]]::bigint[], ARRAY[$_->[1]]::bigint[])"),
+	1,
+	"a batch on shard of chunk $_->[0] completes")
+  for @claimed;
+
+# Claims of any job: a batch of 5 takes from both shards when one runs short.
+proxy("SELECT jobchunk.jc_pause_job($job[0])");
+my $other = proxy("SELECT string_agg(DISTINCT (job_id >> 48)::text, ',')
+	FROM jobchunk.jc_claim(NULL, 5)");
+is($other, '1', 'with shard 0\'s job paused, claims of any job come from shard 1');
+proxy("SELECT jobchunk.jc_resume_job($job[0])");
+proxy(
+	"SELECT jobchunk.jc_mark_completed(array_agg(id), array_agg(lease_token))
+	FROM jobchunk.jc_chunks($job[1], 'processing')");
+
+# Four workers drain 400 chunks through the proxy, each claim of any job.
+$node->pgbench(
+	'--no-vacuum --client=4 --transactions=100',
+	0,
+	[qr{processed: 400/400}],
+	[],
+	'four workers claim and complete through the proxy',
+	{
+		'007_worker.sql' => q{
+SELECT id AS cid, lease_token AS tok FROM jobchunk.jc_next_pending() \gset
+SELECT FROM jobchunk.jc_mark_completed(:cid, :tok);
+}
+	},
+	'proxy');
+
+my $completed = 0;
+for my $shard (0, 1)
+{
+	my $j = $job[$shard];
+	my $progress = qq{SELECT (p.total_chunks, p.pending_chunks, p.processing_chunks,
+		p.completed_chunks, p.failed_chunks, p.completion_percentage,
+		p.success_rate, p.is_complete)::text FROM jobchunk.jc_progress($j) AS p};
+	is( shard(
+			$shard, qq{
+		SELECT s.total = count(*)
+		   AND s.pending = count(*) FILTER (WHERE c.status = 'pending')
+		   AND s.processing = count(*) FILTER (WHERE c.status = 'processing')
+		   AND s.completed = count(*) FILTER (WHERE c.status = 'completed')
+		   AND s.failed = count(*) FILTER (WHERE c.status = 'failed')
+		FROM jobchunk.jc_statistics($j) AS s, jobchunk.job_chunks AS c
+		WHERE c.job_id = $j
+		GROUP BY s.total, s.pending, s.processing, s.completed, s.failed}),
+		't',
+		"shard $shard: the statistics equal the table");
+	is(proxy($progress), shard($shard, $progress),
+		"shard $shard: progress through the proxy is the shard's");
+	$completed += shard($shard,
+		"SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'completed'");
+}
+is($completed, 407, 'every cycle completed a chunk of its own (400, and 7 above)');
+is(proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[0], 'processing')")
+	  + proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[1], 'processing')"),
+	0, 'no chunk is left processing');
+
+# Retention runs on every shard.
+proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
+is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.jc_purge_jobs(\'0\')'),
+	join(',', @job), 'purging finished jobs purges them on both shards');
+is(shard(0, 'SELECT count(*) FROM jobchunk.job_chunks')
+	  + shard(1, 'SELECT count(*) FROM jobchunk.job_chunks'),
+	0, 'their chunks are gone');
+
+$node->stop;
+done_testing();
