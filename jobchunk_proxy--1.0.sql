@@ -149,7 +149,8 @@ $$ LANGUAGE plproxy;
 -- Claiming.  A claim of one job goes to its shard.  A claim of any job
 -- tries the shards in turn from one picked at random, until it has the
 -- chunks asked for or has tried them all; each shard's claim commits on its
--- own.
+-- own.  A shard that fails ends the claim: with an error if nothing was
+-- claimed yet, else with the chunks claimed.
 --
 
 CREATE FUNCTION @extschema@.jc_claim_on(shard integer, job_id bigint, n integer,
@@ -183,10 +184,19 @@ BEGIN
     shards := @extschema@.jc_shards();
     first_shard := pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) shards);
     FOR i IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
-        RETURN QUERY SELECT * FROM @extschema@.jc_claim_on(
-            (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards,
-            NULL, $2 OPERATOR(pg_catalog.-) claimed::integer, $3, $4);
-        GET DIAGNOSTICS got = ROW_COUNT;
+        BEGIN
+            RETURN QUERY SELECT * FROM @extschema@.jc_claim_on(
+                (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards,
+                NULL, $2 OPERATOR(pg_catalog.-) claimed::integer, $3, $4);
+            GET DIAGNOSTICS got = ROW_COUNT;
+        EXCEPTION WHEN OTHERS THEN
+            -- Chunks claimed on the shards before are committed there:
+            -- return them rather than lose them until their leases end.
+            IF claimed OPERATOR(pg_catalog.>) 0 THEN
+                RETURN;
+            END IF;
+            RAISE;
+        END;
         claimed := claimed OPERATOR(pg_catalog.+) got;
         EXIT WHEN claimed OPERATOR(pg_catalog.>=) $2;
     END LOOP;

@@ -3,7 +3,8 @@
 # goes to the shard that holds its job or chunk; claims of any job find the
 # chunks of every shard; errors come back with the shard's SQLSTATE; a batch
 # across shards is refused whole; the counts on each shard stay exact while
-# four workers drain both through the proxy.
+# four workers drain both through the proxy; a shard that is down fails only
+# the claims that start there.
 
 use strict;
 use warnings;
@@ -151,6 +152,41 @@ is($completed, 407, 'every cycle completed a chunk of its own (400, and 7 above)
 is(proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[0], 'processing')")
 	  + proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[1], 'processing')"),
 	0, 'no chunk is left processing');
+
+# A shard that fails ends a claim of any job: with an error and nothing
+# claimed when the claim starts there, with the chunks claimed before it
+# otherwise.  setseed() fixes the shard a claim starts from.
+sub seed_starting_at
+{
+	my ($shard) = @_;
+	for my $seed (map { $_ / 100 } 1 .. 99)
+	{
+		return $seed
+		  if proxy("SELECT floor(random() * 2) FROM (SELECT setseed($seed)) AS s") == $shard;
+	}
+	die "no seed starts at shard $shard";
+}
+my $processing = q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'processing'};
+my $pending = q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'pending'};
+my $left = shard(0, $pending);
+$node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS false');
+my (undef, undef, $stderr) = $node->psql(
+	'proxy', 'SELECT setseed(' . seed_starting_at(1) . ');
+	SELECT count(*) FROM jobchunk.jc_claim(NULL, 1000)');
+like($stderr, qr/\[shard1\] PQconnectPoll: .* not currently accepting connections/,
+	'shard 1 down: a claim of any job that starts there fails');
+is(shard(0, $processing), 0, '... and claims nothing on shard 0');
+is( (split /\n/, proxy('SELECT setseed(' . seed_starting_at(0) . ');
+		SELECT count(*) FROM jobchunk.jc_claim(NULL, 1000)'))[-1],
+	$left, 'a claim that starts at shard 0 returns all its pending chunks');
+$node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true');
+is( proxy(
+		"SELECT count(*) FROM jobchunk.jc_mark_completed(
+			(SELECT array_agg(id ORDER BY id) FROM jobchunk.jc_chunks($job[0], 'processing')),
+			(SELECT array_agg(lease_token ORDER BY id) FROM jobchunk.jc_chunks($job[0], 'processing')))"
+	),
+	$left,
+	'... which complete');
 
 # Retention runs on every shard.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
