@@ -148,3 +148,35 @@ SELECT count(*) FROM jc_next_pending();
 SELECT status, count(*), count(lease_expires_at) AS leased
 FROM job_chunks WHERE job_id = 60 GROUP BY status ORDER BY status;
 SELECT split_part(outcome('UPDATE jobchunk.job_chunks SET lease_expires_at = NULL WHERE status = ''processing'''), ' (', 1);
+
+-- In a procedure that commits, statement_timestamp() stays at the start of
+-- the CALL: there a lease, a heartbeat, a token and the counts' time of
+-- change count from the start of the transaction, which is later.
+SELECT id AS cp FROM job_chunks
+WHERE job_id = 60 AND status = 'processing' ORDER BY id LIMIT 1 \gset
+SELECT status FROM jc_mark_failed(:cp, 'for the procedure');
+SELECT status FROM jc_retry(:cp);
+CREATE TEMP TABLE retried AS SELECT :cp AS id;
+CREATE PROCEDURE pg_temp.worker() LANGUAGE plpgsql AS $$
+DECLARE
+    c jobchunk.job_chunks;
+    t timestamptz;
+BEGIN
+    PERFORM pg_sleep(0.1);  -- time passes in the CALL before its commit
+    COMMIT;
+    t := now();
+    RAISE NOTICE 'statement_timestamp() is earlier: %', statement_timestamp() < t;
+    SELECT * INTO c FROM jobchunk.jc_next_pending(60, 'proc', interval '10 seconds');
+    RAISE NOTICE 'claimed the chunk retried: %, lease from the transaction start: %, token from it: %',
+        c.id = (SELECT id FROM pg_temp.retried),
+        c.lease_expires_at = t + interval '10 seconds',
+        c.lease_token = pg_temp.clock_token(t);
+    RAISE NOTICE 'heartbeat from it: %',
+        jobchunk.jc_heartbeat(c.id, c.lease_token, interval '20 seconds')
+        = t + interval '20 seconds';
+    RAISE NOTICE 'counts changed at it: %',
+        (SELECT max(updated_at) FROM jobchunk.job_counts WHERE job_id = 60) = t;
+    COMMIT;
+END
+$$;
+CALL pg_temp.worker();

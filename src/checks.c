@@ -175,8 +175,8 @@ jc_interval_fields_within(const Interval *interval, int years)
 
 /*
  * The lease interval in argument argno, jobchunk.lease_timeout when NULL.
- * A lease runs from the start of the statement (statement_timestamp()), and
- * must end after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
+ * A lease runs from jc_start_timestamp() (JC_START in SQL), and must end
+ * after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
  * interval with zero is not enough: from the 1st of February, '1 mon -29
  * days' ends in the past.)
  */
@@ -186,7 +186,7 @@ Datum
 jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
-	TimestampTz start = GetCurrentStatementStartTimestamp();
+	TimestampTz start = jc_start_timestamp();
 	TimestampTz end;
 
 	if (PG_ARGISNULL(argno))

@@ -180,7 +180,7 @@ static JcQuery reap_any_job = {
 	"UPDATE @extschema@.job_chunks AS c " \
 	"SET status = 'processing', task_id = $2, " \
 	JC_NEXT_TOKEN("$6") \
-	"lease_expires_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3, " \
+	"lease_expires_at = " JC_START " OPERATOR(pg_catalog.+) $3, " \
 	"updated_at = pg_catalog.now() " \
 	"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
 	"SELECT n.id FROM @extschema@.job_chunks AS n " \
@@ -474,7 +474,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	nulls[1] = task_null;
 	values[2] = lease;
 	values[4] = jc_stripe();
-	values[5] = Int64GetDatum(GetCurrentStatementStartTimestamp());
+	values[5] = Int64GetDatum(jc_start_timestamp());
 
 	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{

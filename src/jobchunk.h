@@ -12,6 +12,7 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -58,13 +59,30 @@ typedef struct JcQuery
 } JcQuery;
 
 /*
+ * The time a call counts from: the start of its statement, or of its
+ * transaction when that is later, as in a procedure that commits (where
+ * statement_timestamp() stays at the start of the CALL).  Leases run from
+ * it, tokens are taken from it, and it is when counts and jobs changed.
+ * JC_START is the same in SQL.
+ */
+#define JC_START \
+	"pg_catalog.timestamptz_larger(pg_catalog.statement_timestamp(), pg_catalog.now())"
+
+static inline TimestampTz
+jc_start_timestamp(void)
+{
+	return Max(GetCurrentStatementStartTimestamp(),
+			   GetCurrentTransactionStartTimestamp());
+}
+
+/*
  * Chunk counts: the SQL of a CTE "counted", to put after the CTE of a
  * statement that changes chunks.  For each row d of source (which has a
  * column job_id), the integer expressions total, processing, completed and
  * failed give the changes of the counts; counted adds them up per job into
  * the job's stripe number stripe in job_counts, in job order so that two
  * statements changing the same stripes lock them in the same order, and
- * sets the stripe's updated_at to the start of the statement (not of the
+ * sets the stripe's updated_at to JC_START (not to the start of the
  * transaction, which may have begun long before).  See counts.c.
  */
 #define JC_STRIPES 64
@@ -73,14 +91,14 @@ typedef struct JcQuery
 	"(job_id, stripe, total, processing, completed, failed, updated_at) " \
 	"SELECT d.job_id, " stripe ", pg_catalog.sum(" total "), " \
 	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
-	"pg_catalog.sum(" failed "), pg_catalog.statement_timestamp() " \
+	"pg_catalog.sum(" failed "), " JC_START " " \
 	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \
-	"updated_at = pg_catalog.statement_timestamp()) "
+	"updated_at = " JC_START ") "
 
 /*
  * A statement that locks job $1 with the row lock strength given, which may
@@ -97,9 +115,8 @@ typedef struct JcQuery
 
 /*
  * The SET clause of a claim that gives the chunk its next lease token: the
- * old one + 1 or the parameter least, whichever is larger.  Claims pass the
- * start of the statement (statement_timestamp(), in microseconds since
- * 2000) as least, so that tokens increase with time as well as with each
+ * old one + 1 or the parameter least, whichever is larger.  Claims pass
+ * jc_start_timestamp() (in microseconds since 2000) as least, so that tokens increase with time as well as with each
  * claim: a token handed out by a claim that a crash undid (see commit.c) is
  * not handed out again after the restart, as long as the clock has not gone
  * back across it.

@@ -19,7 +19,6 @@
 #include "jobchunk.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -169,7 +168,7 @@ jc_statistics(PG_FUNCTION_ARGS)
  *			   OUT completion_percentage numeric, OUT success_rate numeric,
  *			   OUT is_complete boolean, OUT "timestamp" timestamptz)
  *
- * timestamp is the start of the statement that took the reading.
+ * timestamp is when the reading was taken: jc_start_timestamp().
  */
 #define JC_PROGRESS_COLS 10
 
@@ -186,7 +185,7 @@ jc_progress(PG_FUNCTION_ARGS)
 
 	put_statistics(fcinfo, &counts, values, &i);
 	values[i++] = BoolGetDatum(is_complete(&counts));
-	values[i++] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	values[i++] = TimestampTzGetDatum(jc_start_timestamp());
 	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
