@@ -1,6 +1,6 @@
 --
 -- The parameters: jobchunk.chunk_size, max_retries, lease_timeout,
--- rescan_interval and synchronous_claims
+-- rescan_interval, synchronous_claims and notify
 --
 
 -- The parameters exist once the library is loaded: by the first call of a
@@ -18,6 +18,7 @@ SELECT outcome('SET jobchunk.chunk_size = ''many''');
 SELECT outcome('SET jobchunk.lease_timeout = 0');
 SELECT outcome('SET jobchunk.rescan_interval = -1');
 SELECT outcome('SET jobchunk.synchronous_claims = ''sometimes''');
+SELECT outcome('SET jobchunk.notify = ''sometimes''');
 
 -- The rescan interval takes a unit too, and 0.
 SET jobchunk.rescan_interval = '5s';

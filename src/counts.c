@@ -23,20 +23,45 @@
  * change of one stripe row in one transaction checks the foreign key as
  * well: see claim_job().)
  *
+ * A prepared transaction keeps its locks on the stripe rows it changed
+ * until COMMIT PREPARED or ROLLBACK PREPARED, and no deadlock is detected
+ * while a backend waits for it: so after PREPARE TRANSACTION the backend
+ * moves on to the next stripe, lest its next call wait forever for its own
+ * prepared transaction.
+ *
  * src/counts.c
  *
  *-------------------------------------------------------------------------
  */
 #include "jobchunk.h"
 
+#include "access/xact.h"
 #include "storage/proc.h"
+
+/* How many stripes this backend has moved on by, modulo JC_STRIPES */
+static int	stripes_moved = 0;
+
+static void
+move_on_at_prepare(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PREPARE)
+		stripes_moved = (stripes_moved + 1) % JC_STRIPES;
+}
 
 Datum
 jc_stripe(void)
 {
+	static bool callback_registered = false;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(move_on_at_prepare, NULL);
+		callback_registered = true;
+	}
+
 #if PG_VERSION_NUM >= 170000
-	return Int32GetDatum(MyProcNumber % JC_STRIPES);
+	return Int32GetDatum((MyProcNumber + stripes_moved) % JC_STRIPES);
 #else
-	return Int32GetDatum(MyProc->pgprocno % JC_STRIPES);
+	return Int32GetDatum((MyProc->pgprocno + stripes_moved) % JC_STRIPES);
 #endif
 }

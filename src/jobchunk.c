@@ -29,6 +29,7 @@ int			jc_rescan_interval = 1000;
 
 /* Whether a transaction of nothing but claims waits for its WAL flush */
 bool		jc_synchronous_claims = false;
+bool		jc_notify = true;
 
 void		_PG_init(void);
 
@@ -95,6 +96,18 @@ _PG_init(void)
 							 "chunks pending.",
 							 &jc_synchronous_claims,
 							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
+
+	DefineCustomBoolVariable("jobchunk.notify",
+							 "Sends NOTIFY jobchunk when chunks become claimable.",
+							 "PostgreSQL cannot prepare a transaction that sent a NOTIFY: "
+							 "turn this off for calls in transactions to be prepared.",
+							 &jc_notify,
+							 true,
 							 PGC_USERSET,
 							 0,
 							 NULL,

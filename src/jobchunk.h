@@ -36,6 +36,7 @@ extern int	jc_max_retries;
 extern int	jc_lease_timeout;
 extern int	jc_rescan_interval;
 extern bool jc_synchronous_claims;
+extern bool jc_notify;
 
 /*
  * One statement of the extension, prepared once per backend.

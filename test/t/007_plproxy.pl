@@ -74,8 +74,8 @@ is( shard(1, q{SELECT (min(id) >> 48) || '/' || (max(id) >> 48) FROM jobchunk.jo
 	'chunks are numbered in their shard\'s range, on their job\'s shard');
 
 # Errors come back with the shard's SQLSTATE, and change nothing.
-my $pending = shard(0, "SELECT min(id) FROM jobchunk.job_chunks");
-is(proxy_sqlstate("SELECT jobchunk.jc_mark_completed($pending)"),
+my $pending_chunk = shard(0, "SELECT min(id) FROM jobchunk.job_chunks");
+is(proxy_sqlstate("SELECT jobchunk.jc_mark_completed($pending_chunk)"),
 	'55000', 'completing a pending chunk: 55000 from the shard');
 is(proxy_sqlstate('SELECT jobchunk.jc_is_complete(NULL)'),
 	'22023', 'a NULL job id: refused as on one server');
