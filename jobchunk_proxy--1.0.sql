@@ -42,7 +42,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$SELECT COALESCE((id OPERATOR(pg_catalog.>>) 48)::integer, 0)$$;
 
--- The one shard of all the chunks of a batch (shard 0 for none).
+-- The one shard of all the chunks of a batch (shard 0 for none).  NULL
+-- elements are left for the shard to refuse.
 CREATE FUNCTION @extschema@.jc_shard_of(ids bigint[])
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -50,7 +51,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     shards integer[] := ARRAY(SELECT DISTINCT @extschema@.jc_shard_of(i)
-                              FROM pg_catalog.unnest(ids) AS i);
+                              FROM pg_catalog.unnest(ids) AS i
+                              WHERE i IS NOT NULL);
 BEGIN
     IF pg_catalog.cardinality(shards) OPERATOR(pg_catalog.>) 1 THEN
         RAISE EXCEPTION 'chunks of one call must be on one shard'
@@ -62,7 +64,7 @@ BEGIN
 END
 $$;
 
--- How many shards the cluster has.
+-- How many shards the cluster has: its SQL/MED server's partitions.
 CREATE FUNCTION @extschema@.jc_shards()
 RETURNS integer
 LANGUAGE plpgsql STABLE
@@ -73,7 +75,7 @@ DECLARE
                        FROM pg_catalog.pg_foreign_server AS s,
                             pg_catalog.pg_options_to_table(s.srvoptions) AS o
                        WHERE s.srvname OPERATOR(pg_catalog.=) 'jobchunk'
-                       AND o.option_name OPERATOR(pg_catalog.~) '^p[0-9]+$');
+                       AND o.option_name OPERATOR(pg_catalog.~) '^(p|partition_)[0-9]+$');
 BEGIN
     IF shards OPERATOR(pg_catalog.=) 0 THEN
         RAISE EXCEPTION 'PL/Proxy cluster "jobchunk" has no shards'
@@ -149,8 +151,8 @@ $$ LANGUAGE plproxy;
 -- Claiming.  A claim of one job goes to its shard.  A claim of any job
 -- tries the shards in turn from one picked at random, until it has the
 -- chunks asked for or has tried them all; each shard's claim commits on its
--- own.  A shard that fails ends the claim: with an error if nothing was
--- claimed yet, else with the chunks claimed.
+-- own.  A shard that fails is passed over; if no other shard had chunks to
+-- give, the first that failed is tried once more, and its error raised.
 --
 
 CREATE FUNCTION @extschema@.jc_claim_on(shard integer, job_id bigint, n integer,
@@ -173,6 +175,8 @@ DECLARE
     first_shard integer;
     claimed bigint := 0;
     got bigint;
+    shard integer;
+    failed_shard integer;
 BEGIN
     -- One job, or an n its shard will refuse: one shard answers.
     IF $1 IS NOT NULL OR $2 IS NULL OR $2 OPERATOR(pg_catalog.<) 1 THEN
@@ -184,22 +188,23 @@ BEGIN
     shards := @extschema@.jc_shards();
     first_shard := pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) shards);
     FOR i IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
+        shard := (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards;
         BEGIN
             RETURN QUERY SELECT * FROM @extschema@.jc_claim_on(
-                (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards,
-                NULL, $2 OPERATOR(pg_catalog.-) claimed::integer, $3, $4);
+                shard, NULL, $2 OPERATOR(pg_catalog.-) claimed::integer, $3, $4);
             GET DIAGNOSTICS got = ROW_COUNT;
         EXCEPTION WHEN OTHERS THEN
-            -- Chunks claimed on the shards before are committed there:
-            -- return them rather than lose them until their leases end.
-            IF claimed OPERATOR(pg_catalog.>) 0 THEN
-                RETURN;
-            END IF;
-            RAISE;
+            failed_shard := COALESCE(failed_shard, shard);
+            got := 0;
         END;
         claimed := claimed OPERATOR(pg_catalog.+) got;
         EXIT WHEN claimed OPERATOR(pg_catalog.>=) $2;
     END LOOP;
+
+    IF claimed OPERATOR(pg_catalog.=) 0 AND failed_shard IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM @extschema@.jc_claim_on(
+            failed_shard, NULL, $2, $3, $4);
+    END IF;
 END
 $$;
 
@@ -295,3 +300,9 @@ RETURNS TABLE (job_id bigint, chunks bigint) AS $$
     CLUSTER 'jobchunk';
     RUN ON ALL;
 $$ LANGUAGE plproxy;
+
+--
+-- As for jobchunk's own functions, no one may call these until granted:
+-- the user mapping may connect every caller as one role on the shards.
+--
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;

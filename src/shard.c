@@ -32,26 +32,39 @@ static JcQuery lock_jobs = {
 	.expect = SPI_OK_UTILITY
 };
 
-static JcQuery any_job = {
-	.sql = "SELECT FROM @extschema@.crawl_jobs AS j LIMIT 1",
-	.nargs = 0,
+/*
+ * Whether any job exists, or the ids of table $1 or $2 (qualified names,
+ * quoted) have been used: then the database has handed out ids already.
+ */
+#define ID_USED(table) \
+	"pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence(" \
+	table ", 'id')::pg_catalog.regclass) IS NOT NULL"
+
+static JcQuery numbered = {
+	.sql = "SELECT EXISTS (SELECT FROM @extschema@.crawl_jobs AS j) "
+		"OR " ID_USED("$1") " OR " ID_USED("$2"),
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
 	.expect = SPI_OK_SELECT
 };
 
-/* Table $2's ids (qualified name, quoted) go on from $1. */
+/* Table $1's ids (qualified name, quoted) go on from $2. */
 static JcQuery set_next_id = {
-	.sql = "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($2, 'id'), $1, false)",
+	.sql = "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($1, 'id'), $2, false)",
 	.nargs = 2,
-	.argtypes = {INT8OID, TEXTOID},
+	.argtypes = {TEXTOID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
 /*
  * jc_set_shard(shard integer) RETURNS void
  *
- * Only a database without jobs can become a shard: ids handed out before
- * would not lead the proxy to it.  (A database whose ids are all below
- * 2^48, as they are unless jc_set_shard() moved them, is shard 0 as it is.)
+ * Only a database that has not numbered any job or chunk yet can become a
+ * shard: ids handed out before would not lead the proxy to it, and ids
+ * moved back could be handed out twice.  (A database whose ids are all
+ * below 2^48, as they are unless jc_set_shard() moved them, is shard 0 as
+ * it is.)  Until then the number can be set again; like setval(), setting
+ * it is not undone by a rollback.
  */
 Datum
 jc_set_shard(PG_FUNCTION_ARGS)
@@ -59,6 +72,7 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	int32		shard;
 	const char *schema;
 	Datum		values[2];
+	bool		isnull;
 
 	jc_check_not_null(fcinfo, 0);
 	shard = PG_GETARG_INT32(0);
@@ -68,20 +82,31 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errmsg("invalid shard number: %d", shard),
 				 errdetail("A shard number is between 0 and %d.", JC_MAX_SHARD)));
 
+	/* The check below must see the jobs committed while the lock was awaited. */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("jc_set_shard() needs isolation level READ COMMITTED"),
+				 errdetail("Under REPEATABLE READ or SERIALIZABLE it could miss a job created concurrently."),
+				 errhint("Set the shard number in a READ COMMITTED transaction.")));
+
+	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+
 	jc_connect(fcinfo);
 	jc_execute(&lock_jobs, NULL, NULL, false);
-	if (jc_execute(&any_job, NULL, NULL, false) > 0)
+	jc_execute(&numbered, values, NULL, false);
+	if (DatumGetBool(jc_result_value(1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot make this database shard %d", shard),
-				 errdetail("It has jobs already, whose ids would not lead to it."),
+				 errdetail("It has numbered jobs or chunks already, whose ids would not lead to it."),
 				 errhint("Set the shard number of a new database, before its first job.")));
 
-	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-	values[0] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	values[1] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
 	jc_execute(&set_next_id, values, NULL, false);
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
 	jc_execute(&set_next_id, values, NULL, false);
 	jc_finish();
 	PG_RETURN_VOID();

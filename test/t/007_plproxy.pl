@@ -3,8 +3,9 @@
 # goes to the shard that holds its job or chunk; claims of any job find the
 # chunks of every shard; errors come back with the shard's SQLSTATE; a batch
 # across shards is refused whole; the counts on each shard stay exact while
-# four workers drain both through the proxy; a shard that is down fails only
-# the claims that start there.
+# four workers drain both through the proxy; a shard that is down is passed
+# over by claims of any job; a shard's number is set once, before its first
+# id.
 
 use strict;
 use warnings;
@@ -42,12 +43,12 @@ $node->safe_psql(
 sub proxy { return $node->safe_psql('proxy', $_[0]); }
 sub shard { return $node->safe_psql("shard$_[0]", $_[1]); }
 
-# The SQLSTATE of a statement run on the proxy.
-sub proxy_sqlstate
+# The SQLSTATE of a statement run in database $db.
+sub sqlstate
 {
-	my ($sql) = @_;
+	my ($db, $sql) = @_;
 	my (undef, $stdout) = $node->psql(
-		'proxy', qq{$sql;
+		$db, qq{$sql;
 		\\echo sqlstate :LAST_ERROR_SQLSTATE},
 		on_error_stop => 0);
 	return $stdout =~ /sqlstate (\w+)/ ? $1 : 'none';
@@ -75,20 +76,22 @@ is( shard(1, q{SELECT (min(id) >> 48) || '/' || (max(id) >> 48) FROM jobchunk.jo
 
 # Errors come back with the shard's SQLSTATE, and change nothing.
 my $pending_chunk = shard(0, "SELECT min(id) FROM jobchunk.job_chunks");
-is(proxy_sqlstate("SELECT jobchunk.jc_mark_completed($pending_chunk)"),
+is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed($pending_chunk)"),
 	'55000', 'completing a pending chunk: 55000 from the shard');
-is(proxy_sqlstate('SELECT jobchunk.jc_is_complete(NULL)'),
+is(sqlstate('proxy', 'SELECT jobchunk.jc_is_complete(NULL)'),
 	'22023', 'a NULL job id: refused as on one server');
-is(proxy_sqlstate("SELECT jobchunk.jc_statistics($job[1] + 1000)"),
+is(sqlstate('proxy', "SELECT jobchunk.jc_statistics($job[1] + 1000)"),
 	'P0002', 'a job id that names no job');
 
 # A batch across shards is refused whole; on one shard it completes.
 my @claimed = map {
 	[ split /\|/, proxy("SELECT id || '|' || lease_token FROM jobchunk.jc_next_pending($_)") ]
 } @job;
-is(proxy_sqlstate(
+is(sqlstate('proxy',
 		"SELECT jobchunk.jc_mark_completed(ARRAY[$claimed[0][0], $claimed[1][0]]::bigint[])"),
 	'0A000', 'a batch on two shards is refused');
+is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed(ARRAY[NULL, $claimed[1][0]]::bigint[])"),
+	'22023', 'a batch with a NULL element: refused by the shard, as on one server');
 is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[0][0]") . '/'
 	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[1][0]"),
 	'processing/processing',
@@ -153,9 +156,9 @@ is(proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[0], 'processing')")
 	  + proxy("SELECT count(*) FROM jobchunk.jc_chunks($job[1], 'processing')"),
 	0, 'no chunk is left processing');
 
-# A shard that fails ends a claim of any job: with an error and nothing
-# claimed when the claim starts there, with the chunks claimed before it
-# otherwise.  setseed() fixes the shard a claim starts from.
+# A claim of any job passes over a shard that is down; it fails only when
+# no other shard has chunks to give.  setseed() fixes the shard a claim
+# starts from.
 sub seed_starting_at
 {
 	my ($shard) = @_;
@@ -166,20 +169,11 @@ sub seed_starting_at
 	}
 	die "no seed starts at shard $shard";
 }
-my $processing = q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'processing'};
-my $pending = q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'pending'};
-my $left = shard(0, $pending);
+my $left = shard(0, q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'pending'});
 $node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS false');
-my (undef, undef, $stderr) = $node->psql(
-	'proxy', 'SELECT setseed(' . seed_starting_at(1) . ');
-	SELECT count(*) FROM jobchunk.jc_claim(NULL, 1000)');
-like($stderr, qr/\[shard1\] PQconnectPoll: .* not currently accepting connections/,
-	'shard 1 down: a claim of any job that starts there fails');
-is(shard(0, $processing), 0, '... and claims nothing on shard 0');
-is( (split /\n/, proxy('SELECT setseed(' . seed_starting_at(0) . ');
+is( (split /\n/, proxy('SELECT setseed(' . seed_starting_at(1) . ');
 		SELECT count(*) FROM jobchunk.jc_claim(NULL, 1000)'))[-1],
-	$left, 'a claim that starts at shard 0 returns all its pending chunks');
-$node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true');
+	$left, 'shard 1 down: a claim that starts there takes all of shard 0\'s chunks');
 is( proxy(
 		"SELECT count(*) FROM jobchunk.jc_mark_completed(
 			(SELECT array_agg(id ORDER BY id) FROM jobchunk.jc_chunks($job[0], 'processing')),
@@ -187,6 +181,11 @@ is( proxy(
 	),
 	$left,
 	'... which complete');
+my (undef, undef, $stderr) =
+  $node->psql('proxy', 'SELECT count(*) FROM jobchunk.jc_claim(NULL, 5)');
+like($stderr, qr/\[shard1\] PQconnectPoll: .* not currently accepting connections/,
+	'with nothing left on shard 0, the claim fails with shard 1\'s error');
+$node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true');
 
 # Retention runs on every shard.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
@@ -195,6 +194,18 @@ is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.j
 is(shard(0, 'SELECT count(*) FROM jobchunk.job_chunks')
 	  + shard(1, 'SELECT count(*) FROM jobchunk.job_chunks'),
 	0, 'their chunks are gone');
+
+# A shard's number is set before its first id, under READ COMMITTED; it
+# cannot be set again once ids were used, even with no job left.
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION jobchunk');
+is(sqlstate('fresh', 'BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT jobchunk.jc_set_shard(1)'),
+	'0A000', 'jc_set_shard under REPEATABLE READ: refused');
+is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(1); SELECT jobchunk.jc_set_shard(3)'),
+	'00000', 'before the first job the number can be set again');
+is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'), '3', 'the last one counts');
+is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
+	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
 
 $node->stop;
 done_testing();
