@@ -21,7 +21,7 @@ DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk-
 	jobchunk--1.3--1.4.sql jobchunk_proxy--1.0.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit gucs bad_input privileges search_path dump drop upgrade
+REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit nested gucs bad_input privileges search_path dump drop upgrade
 
 ISOLATION = claim create leases jobs positions cancel
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk

@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 /* Schema of the function being run, set by jc_connect() */
@@ -37,10 +38,27 @@ static Oid	current_nspid = InvalidOid;
 static uint64 plan_generation = 1;
 static bool callback_registered = false;
 
+/* Plans remade, to be freed when the transaction ends (see get_plan()) */
+static List *retired_plans = NIL;
+
 static void
 invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
 {
 	plan_generation++;
+}
+
+static void
+free_retired_plans(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	foreach(lc, retired_plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	list_free(retired_plans);
+	retired_plans = NIL;
 }
 
 /*
@@ -59,6 +77,7 @@ jc_connect(FunctionCallInfo fcinfo)
 	{
 		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_plans,
 									  (Datum) 0);
+		RegisterXactCallback(free_retired_plans, NULL);
 		callback_registered = true;
 	}
 
@@ -90,9 +109,18 @@ get_plan(JcQuery *query)
 		query->generation == plan_generation)
 		return query->plan;
 
+	/*
+	 * The old plan may be running: a jobchunk call made by a trigger on the
+	 * extension's tables comes here while the statement that fired the
+	 * trigger runs its plan, which may be this one.  So it is freed only
+	 * when the transaction ends.
+	 */
 	if (query->plan != NULL)
 	{
-		SPI_freeplan(query->plan);
+		MemoryContext oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+
+		retired_plans = lappend(retired_plans, query->plan);
+		MemoryContextSwitchTo(oldcontext);
 		query->plan = NULL;
 	}
 

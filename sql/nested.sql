@@ -1,0 +1,41 @@
+--
+-- jobchunk calls made by a trigger on the extension's tables while the
+-- statement that fired it runs: a completion that completes the next chunk
+-- after a schema change has made every plan be remade (the plan of the
+-- statement that fired the trigger is freed only when the transaction
+-- ends), and a claim that claims again from the same job (each works on a
+-- copy of the backend's position in the job).
+--
+SET search_path = jobchunk, public;
+INSERT INTO crawl_jobs (id, name) VALUES (110, 'nested');
+SELECT count(*) FROM jc_create_chunks(110, 3000);
+SELECT min(id) AS c0 FROM job_chunks WHERE job_id = 110 \gset
+
+CREATE FUNCTION public.nested() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.chunk_index = 0 AND NEW.status = 'completed' THEN
+        CREATE SCHEMA churn;
+        DROP SCHEMA churn;
+        PERFORM jobchunk.jc_mark_completed(NEW.id + 1);
+    ELSIF NEW.chunk_index = 2 AND NEW.status = 'processing' THEN
+        PERFORM jobchunk.jc_next_pending(110, 'nested');
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER nested AFTER UPDATE ON job_chunks
+FOR EACH ROW EXECUTE FUNCTION public.nested();
+
+-- Chunks 0 and 1 are claimed; completing 0 completes 1 from the trigger.
+SELECT chunk_index, status FROM jc_claim(110, 2, 'outer');
+SELECT chunk_index, status FROM jc_mark_completed(:c0);
+-- Claiming 2 claims 3 from the trigger; the next claim goes on with 4.
+SELECT chunk_index, task_id FROM jc_next_pending(110, 'outer');
+SELECT chunk_index, task_id FROM jc_next_pending(110, 'outer');
+
+SELECT chunk_index, status, task_id FROM jc_chunks(110);
+SELECT total, pending, processing, completed, failed FROM jc_statistics(110);
+
+DROP TRIGGER nested ON job_chunks;
+DROP FUNCTION public.nested();
+DELETE FROM crawl_jobs WHERE id = 110;
