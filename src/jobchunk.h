@@ -117,10 +117,10 @@ jc_start_timestamp(void)
 /*
  * The SET clause of a claim that gives the chunk its next lease token: the
  * old one + 1 or the parameter least, whichever is larger.  Claims pass
- * jc_start_timestamp() (in microseconds since 2000) as least, so that tokens increase with time as well as with each
- * claim: a token handed out by a claim that a crash undid (see commit.c) is
- * not handed out again after the restart, as long as the clock has not gone
- * back across it.
+ * jc_start_timestamp() (in microseconds since 2000) as least, so that tokens
+ * increase with time as well as with each claim: a token handed out by a
+ * claim that a crash undid (see commit.c) is not handed out again after the
+ * restart, as long as the clock has not gone back across it.
  */
 #define JC_NEXT_TOKEN(least) \
 	"lease_token = pg_catalog.int8larger(c.lease_token OPERATOR(pg_catalog.+) 1, " \

@@ -5,11 +5,11 @@
  *		jc_resume_job(), jc_cancel_job(), jc_purge_job(), jc_purge_jobs().
  *
  * A job is a row of crawl_jobs, which jc_create_job() or the application
- * inserts.  A job is active, paused or cancelled (crawl_jobs.state).  Only an active
- * job's chunks are claimed; chunks in flight finish normally whatever the
- * job's state.  Cancelling also fails the job's pending chunks, and is
- * final.  Purging deletes a finished job with its chunks and counts: one
- * job, or every job finished long enough ago.
+ * inserts.  It is active, paused or cancelled (crawl_jobs.state).  Only an
+ * active job's chunks are claimed; chunks in flight finish normally
+ * whatever the job's state.  Cancelling also fails the job's pending
+ * chunks, and is final.  Purging deletes a finished job with its chunks and
+ * counts: one job, or every job finished long enough ago.
  *
  * src/jobs.c
  *
