@@ -15,9 +15,11 @@ RESET jobchunk.chunk_size;
 -- Up to n chunks in claim order, each under its own lease, with a token
 -- from the clock (see the leases test).
 SELECT chunk_index, status, task_id,
-       lease_token = (extract(epoch FROM statement_timestamp() - timestamptz '2000-01-01 00:00:00+00')
-                      * 1000000)::bigint AS clock_token,
-       lease_expires_at - now() AS lease
+       lease_token BETWEEN
+           (extract(epoch FROM statement_timestamp() - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+           AND (extract(epoch FROM clock_timestamp() - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+           AS clock_token,
+       date_trunc('second', lease_expires_at - now()) AS lease
 FROM jc_claim(70, 3, 'b1', interval '1 minute');
 SELECT string_agg(chunk_index::text, ',') FROM jc_claim(70, 4);
 

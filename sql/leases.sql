@@ -12,12 +12,21 @@ INSERT INTO crawl_jobs (id, name) VALUES (60, 'leases');
 SELECT count(*) FROM jc_create_chunks(60, 3000);
 SELECT min(id) AS c0 FROM job_chunks WHERE job_id = 60 \gset
 
--- Lease tokens come from the clock: the start of the claim's statement in
--- microseconds since 2000-01-01, or the chunk's last token + 1 if that is
--- larger.
+-- Leases run from the time of the call, and lease tokens come from the
+-- clock: the time of the call in microseconds since 2000-01-01, or the
+-- chunk's last token + 1 if that is larger.  A call within a statement
+-- comes between its start and the moment its result is read:
+-- from_clock(token) and lease(expiry) show tokens and leases taken so.
 -- masked(text) shows the tokens of this test by name.
 CREATE FUNCTION pg_temp.clock_token(t timestamptz) RETURNS bigint LANGUAGE sql AS $$
     SELECT (extract(epoch FROM t - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+$$;
+CREATE FUNCTION pg_temp.from_clock(token bigint) RETURNS boolean LANGUAGE sql AS $$
+    SELECT token BETWEEN pg_temp.clock_token(statement_timestamp())
+                     AND pg_temp.clock_token(clock_timestamp())
+$$;
+CREATE FUNCTION pg_temp.lease(expiry timestamptz) RETURNS interval LANGUAGE sql AS $$
+    SELECT date_trunc('second', expiry - statement_timestamp())
 $$;
 CREATE TABLE pg_temp.tokens (name text, token bigint);
 CREATE FUNCTION pg_temp.masked(s text) RETURNS text LANGUAGE plpgsql AS $$
@@ -33,8 +42,8 @@ $$;
 
 -- A claim takes a lease of jobchunk.lease_timeout (5 minutes) and the
 -- chunk's first token; pending chunks have neither lease nor token.
-SELECT chunk_index, lease_token = pg_temp.clock_token(statement_timestamp()) AS clock_token,
-       lease_expires_at - now() AS lease
+SELECT chunk_index, pg_temp.from_clock(lease_token) AS clock_token,
+       pg_temp.lease(lease_expires_at) AS lease
 FROM jc_next_pending(60, 'w1');
 INSERT INTO pg_temp.tokens SELECT 't1', lease_token FROM job_chunks WHERE id = :c0;
 SELECT token AS t1 FROM pg_temp.tokens WHERE name = 't1' \gset
@@ -42,23 +51,26 @@ SELECT chunk_index, lease_token, lease_expires_at FROM job_chunks
 WHERE job_id = 60 AND status = 'pending' ORDER BY chunk_index LIMIT 1;
 
 -- The lease can be given per call, and the default per session.
-SELECT chunk_index, lease_expires_at - now() AS lease
+SELECT chunk_index, pg_temp.lease(lease_expires_at) AS lease
 FROM jc_next_pending(60, 'w1', interval '30 seconds');
 SET jobchunk.lease_timeout = '1h';
-SELECT chunk_index, lease_expires_at - now() AS lease FROM jc_next_pending(60);
+SELECT chunk_index, pg_temp.lease(lease_expires_at) AS lease FROM jc_next_pending(60);
 RESET jobchunk.lease_timeout;
-SELECT chunk_index, lease_token = pg_temp.clock_token(statement_timestamp()) AS clock_token,
-       lease_expires_at - now() AS lease
+SELECT chunk_index, pg_temp.from_clock(lease_token) AS clock_token,
+       pg_temp.lease(lease_expires_at) AS lease
 FROM jc_mark_processing(:c0 + 3, 'w2', interval '2 minutes');
--- Within one statement, each claim of a chunk takes the last token + 1.
+-- A chunk whose last token is ahead of the clock (set so here) takes the
+-- last token + 1 at each claim.
 CREATE FUNCTION pg_temp.claim_thrice(chunk bigint) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
+    ahead bigint := pg_temp.clock_token(clock_timestamp() + interval '1 hour');
     tokens bigint[] := '{}';
     c jobchunk.job_chunks;
 BEGIN
+    UPDATE jobchunk.job_chunks SET lease_token = ahead WHERE id = chunk;
     FOR i IN 1..3 LOOP
         SELECT * INTO c FROM jobchunk.jc_mark_processing(chunk);
-        tokens := tokens || (c.lease_token - pg_temp.clock_token(statement_timestamp()));
+        tokens := tokens || (c.lease_token - ahead);
         PERFORM jobchunk.jc_retry((jobchunk.jc_mark_failed(c.id, 'again', c.lease_token)).id);
     END LOOP;
     RETURN tokens;
@@ -70,8 +82,8 @@ SELECT pg_temp.claim_thrice(id) AS above_clock FROM job_chunks WHERE job_id = 61
 SELECT jc_cancel_job(61);
 
 -- A heartbeat extends the lease from now, by the default or the given time.
-SELECT jc_heartbeat(:c0, :t1) - now() AS lease;
-SELECT jc_heartbeat(:c0, :t1, interval '1 hour') - now() AS lease;
+SELECT pg_temp.lease(jc_heartbeat(:c0, :t1)) AS lease;
+SELECT pg_temp.lease(jc_heartbeat(:c0, :t1, interval '1 hour')) AS lease;
 SELECT lease_expires_at > now() + interval '59 minutes' AS extended FROM jc_chunk(:c0);
 -- A heartbeat never shortens a lease.
 SELECT jc_heartbeat(:c0, :t1, interval '1 second') > now() + interval '59 minutes' AS kept;
@@ -150,8 +162,8 @@ FROM job_chunks WHERE job_id = 60 GROUP BY status ORDER BY status;
 SELECT split_part(outcome('UPDATE jobchunk.job_chunks SET lease_expires_at = NULL WHERE status = ''processing'''), ' (', 1);
 
 -- In a procedure that commits, statement_timestamp() stays at the start of
--- the CALL: there a lease, a heartbeat, a token and the counts' time of
--- change count from the start of the transaction, which is later.
+-- the CALL, and now() at the last commit: there a claim, a heartbeat and
+-- the counts' time of change count from the call, however long after them.
 SELECT id AS cp FROM job_chunks
 WHERE job_id = 60 AND status = 'processing' ORDER BY id LIMIT 1 \gset
 SELECT status FROM jc_mark_failed(:cp, 'for the procedure');
@@ -160,22 +172,24 @@ CREATE TEMP TABLE retried AS SELECT :cp AS id;
 CREATE PROCEDURE pg_temp.worker() LANGUAGE plpgsql AS $$
 DECLARE
     c jobchunk.job_chunks;
-    t timestamptz;
+    claim_call timestamptz;
+    heartbeat_call timestamptz;
 BEGIN
-    PERFORM pg_sleep(0.1);  -- time passes in the CALL before its commit
     COMMIT;
-    t := now();
-    RAISE NOTICE 'statement_timestamp() is earlier: %', statement_timestamp() < t;
+    PERFORM pg_sleep(0.1);  -- work between the commit and the claim
+    claim_call := clock_timestamp();
     SELECT * INTO c FROM jobchunk.jc_next_pending(60, 'proc', interval '10 seconds');
-    RAISE NOTICE 'claimed the chunk retried: %, lease from the transaction start: %, token from it: %',
+    RAISE NOTICE 'claimed the chunk retried: %, lease from the call: %, token from it: %',
         c.id = (SELECT id FROM pg_temp.retried),
-        c.lease_expires_at = t + interval '10 seconds',
-        c.lease_token = pg_temp.clock_token(t);
-    RAISE NOTICE 'heartbeat from it: %',
-        jobchunk.jc_heartbeat(c.id, c.lease_token, interval '20 seconds')
-        = t + interval '20 seconds';
+        c.lease_expires_at >= claim_call + interval '10 seconds',
+        c.lease_token >= pg_temp.clock_token(claim_call);
     RAISE NOTICE 'counts changed at it: %',
-        (SELECT max(updated_at) FROM jobchunk.job_counts WHERE job_id = 60) = t;
+        (SELECT max(updated_at) FROM jobchunk.job_counts WHERE job_id = 60) >= claim_call;
+    PERFORM pg_sleep(0.1);
+    heartbeat_call := clock_timestamp();
+    RAISE NOTICE 'heartbeat from its call: %',
+        jobchunk.jc_heartbeat(c.id, c.lease_token, interval '10 seconds')
+        >= heartbeat_call + interval '10 seconds';
     COMMIT;
 END
 $$;

@@ -303,6 +303,21 @@ BEGIN
                     IF s.call LIKE 'jc_progress(%' THEN
                         r := (SELECT jsonb_agg(e - 'timestamp') FROM jsonb_array_elements(r) AS e);
                     END IF;
+                    -- Leases run from the time of the call, and tokens come
+                    -- from it, which is not the same in the two runs:
+                    -- leases are compared as the whole seconds they have
+                    -- left (ceil(), as time has passed since the call),
+                    -- and tokens not at all.
+                    IF jsonb_typeof(r->0) = 'object' AND r->0 ? 'lease_expires_at' THEN
+                        r := (SELECT jsonb_agg(e - 'lease_expires_at' - 'lease_token' || jsonb_build_object(
+                                  'lease', ceil(extract(epoch FROM (e->>'lease_expires_at')::timestamptz
+                                                                   - clock_timestamp()))))
+                              FROM jsonb_array_elements(r) AS e);
+                    ELSIF (r->>0) ~ '^\d{4}-\d\d-\d\dT' THEN
+                        r := to_jsonb('the call + ' ||
+                                      ceil(extract(epoch FROM (r->>0)::timestamptz - clock_timestamp()))
+                                      || ' s');
+                    END IF;
                     shown := CASE
                         WHEN r IS NULL THEN 'no row'
                         WHEN r->0 ? 'chunk_index' THEN
@@ -318,16 +333,13 @@ BEGIN
                                    coalesce(r->0->>'failed', r->0->>'failed_chunks'),
                                    r->0->>'completion_percentage', r->0->>'success_rate')
                             || coalesce('; complete: ' || (r->0->>'is_complete'), '')
-                        WHEN (r->>0) ~ '^\d{4}-\d\d-\d\dT' THEN
-                            'statement_timestamp() + ' ||
-                            extract(epoch FROM (r->>0)::timestamptz - statement_timestamp())::bigint
-                            || ' s'
                         ELSE r->>0
                     END;
                 EXCEPTION WHEN OTHERS THEN
                     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
                                             msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-                    r := jsonb_build_object('error', state, 'message', msg, 'detail', detail);
+                    r := jsonb_build_object('error', state, 'message', msg,
+                                            'detail', regexp_replace(detail, '\d{12,}', 'T', 'g'));
                     shown := state;
                 END;
             END IF;

@@ -16,7 +16,7 @@ SELECT status FROM jc_mark_completed(:c0 + 1);
 SELECT * FROM jc_statistics(40);
 SELECT job_id, total_chunks, pending_chunks, processing_chunks,
        completed_chunks, failed_chunks, completion_percentage, success_rate,
-       is_complete, "timestamp" = statement_timestamp() AS now
+       is_complete, "timestamp" BETWEEN statement_timestamp() AND clock_timestamp() AS now
 FROM jc_progress(40);
 SELECT jc_is_complete(40);
 SELECT completion_percentage = 40.0 AND success_rate = 40.0 AS as_documented

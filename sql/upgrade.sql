@@ -78,11 +78,13 @@ SELECT job_id, count(*) AS stripes, sum(total) AS total
 FROM job_counts GROUP BY job_id ORDER BY job_id;
 
 -- The new and changed functions work on the old data.
-SELECT jc_heartbeat(2, 1, interval '1 hour') - now() AS lease;
+SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
 SELECT id, status FROM jc_mark_completed(2, 1);
 SELECT id, chunk_index,
-       lease_token = (extract(epoch FROM statement_timestamp() - timestamptz '2000-01-01 00:00:00+00')
-                      * 1000000)::bigint AS clock_token
+       lease_token BETWEEN
+           (extract(epoch FROM statement_timestamp() - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+           AND (extract(epoch FROM clock_timestamp() - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+           AS clock_token
 FROM jc_claim(1, 2, 'new');
 SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[],
     (SELECT array_agg(lease_token ORDER BY id) FROM job_chunks WHERE id IN (3, 4)));

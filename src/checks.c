@@ -19,7 +19,6 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "access/xact.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
@@ -175,7 +174,7 @@ jc_interval_fields_within(const Interval *interval, int years)
 
 /*
  * The lease interval in argument argno, jobchunk.lease_timeout when NULL.
- * A lease runs from jc_start_timestamp() (JC_START in SQL), and must end
+ * A lease runs from the time of the call (JC_CLOCK in SQL), and must end
  * after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
  * interval with zero is not enough: from the 1st of February, '1 mon -29
  * days' ends in the past.)
@@ -186,7 +185,7 @@ Datum
 jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
-	TimestampTz start = jc_start_timestamp();
+	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz end;
 
 	if (PG_ARGISNULL(argno))

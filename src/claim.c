@@ -108,7 +108,8 @@ static uint64 positions_epoch = 0;
 
 /*
  * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
- * $4 the counts' stripe.  A chunk taken back becomes pending as a new
+ * $4 the counts' stripe, $5 the time of the call (a parameter, not
+ * JC_CLOCK, so that it bounds the scan of job_chunks_lease_idx).  A chunk taken back becomes pending as a new
  * attempt, or failed once it is out of retries or its job is cancelled.
  * Returns the job of each chunk taken back, and whether it can be claimed
  * now.
@@ -127,7 +128,7 @@ static uint64 positions_epoch = 0;
 	"WITH expired AS (" \
 	"SELECT e.id, e.job_id FROM @extschema@.job_chunks AS e " \
 	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
-	"AND e.lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.now() " \
+	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $5 " \
 	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), " \
 	"jobs AS (" \
 	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j " \
@@ -152,15 +153,15 @@ static uint64 positions_epoch = 0;
 
 static JcQuery reap_job = {
 	.sql = REAP("e.job_id OPERATOR(pg_catalog.=) $1 AND "),
-	.nargs = 4,
-	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.nargs = 5,
+	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
 	.expect = SPI_OK_SELECT
 };
 
 static JcQuery reap_any_job = {
 	.sql = REAP(""),
-	.nargs = 4,
-	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.nargs = 5,
+	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -180,7 +181,7 @@ static JcQuery reap_any_job = {
 	"UPDATE @extschema@.job_chunks AS c " \
 	"SET status = 'processing', task_id = $2, " \
 	JC_NEXT_TOKEN("$6") \
-	"lease_expires_at = " JC_START " OPERATOR(pg_catalog.+) $3, " \
+	"lease_expires_at = " JC_CLOCK " OPERATOR(pg_catalog.+) $3, " \
 	"updated_at = pg_catalog.now() " \
 	"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
 	"SELECT n.id FROM @extschema@.job_chunks AS n " \
@@ -284,19 +285,20 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 }
 
 /*
- * Take back up to n chunks with expired leases, of the job or of all jobs,
- * and wake workers for the jobs that got chunks back.
+ * Take back up to n chunks whose leases expired before now, of the job or
+ * of all jobs, and wake workers for the jobs that got chunks back.
  */
 static void
-reap(bool any_job, int64 job_id, int n)
+reap(bool any_job, int64 job_id, int n, TimestampTz now)
 {
-	Datum		values[4];
+	Datum		values[5];
 	uint64		reaped;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int32GetDatum(jc_max_retries);
 	values[2] = Int32GetDatum(n);
 	values[3] = jc_stripe();
+	values[4] = TimestampTzGetDatum(now);
 	reaped = jc_execute(any_job ? &reap_any_job : &reap_job, values, NULL, false);
 
 	for (uint64 i = 0; i < reaped; i++)
@@ -474,7 +476,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	nulls[1] = task_null;
 	values[2] = lease;
 	values[4] = jc_stripe();
-	values[5] = Int64GetDatum(jc_start_timestamp());
+	values[5] = Int64GetDatum(now);
 
 	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{
@@ -488,7 +490,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n &&
 		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST));
+		reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
@@ -599,7 +601,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 
 		if (rescan_due(last_reap_any_job, now))
 		{
-			reap(true, 0, Max(n, REAP_AT_LEAST));
+			reap(true, 0, Max(n, REAP_AT_LEAST), now);
 			last_reap_any_job = now;
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);

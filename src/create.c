@@ -20,7 +20,7 @@ PG_FUNCTION_INFO_V1(jc_create_chunks);
  * prove the job exists and learn its state.
  */
 static JcQuery lock_job = {
-	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = " JC_START " "
+	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = " JC_CLOCK " "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING j.state",
 	.nargs = 1,
 	.argtypes = {INT8OID},
@@ -65,7 +65,7 @@ static JcQuery insert_chunks = {
 static JcQuery count_chunks = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "
 		"SELECT $1, s.i, CASE WHEN s.i OPERATOR(pg_catalog.=) $3 THEN $2 ELSE 0 END, "
-		JC_START " "
+		JC_CLOCK " "
 		"FROM pg_catalog.generate_series(0, $4) AS s(i) "
 		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
 		"total = k.total OPERATOR(pg_catalog.+) excluded.total, "

@@ -12,7 +12,6 @@
 
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -60,21 +59,14 @@ typedef struct JcQuery
 } JcQuery;
 
 /*
- * The time a call counts from: the start of its statement, or of its
- * transaction when that is later, as in a procedure that commits (where
- * statement_timestamp() stays at the start of the CALL).  Leases run from
- * it, tokens are taken from it, and it is when counts and jobs changed.
- * JC_START is the same in SQL.
+ * The time of a call, in SQL: the clock (GetCurrentTimestamp() in C).
+ * Leases run from it, and it is when counts and jobs changed.  Neither the
+ * start of the statement nor of the transaction would do: a call can come
+ * long after both, from a function or a procedure that runs for long (in a
+ * procedure that commits, statement_timestamp() stays at the start of the
+ * CALL).
  */
-#define JC_START \
-	"pg_catalog.timestamptz_larger(pg_catalog.statement_timestamp(), pg_catalog.now())"
-
-static inline TimestampTz
-jc_start_timestamp(void)
-{
-	return Max(GetCurrentStatementStartTimestamp(),
-			   GetCurrentTransactionStartTimestamp());
-}
+#define JC_CLOCK "pg_catalog.clock_timestamp()"
 
 /*
  * Chunk counts: the SQL of a CTE "counted", to put after the CTE of a
@@ -83,8 +75,7 @@ jc_start_timestamp(void)
  * failed give the changes of the counts; counted adds them up per job into
  * the job's stripe number stripe in job_counts, in job order so that two
  * statements changing the same stripes lock them in the same order, and
- * sets the stripe's updated_at to JC_START (not to the start of the
- * transaction, which may have begun long before).  See counts.c.
+ * sets the stripe's updated_at to JC_CLOCK.  See counts.c.
  */
 #define JC_STRIPES 64
 #define JC_COUNT(source, total, processing, completed, failed, stripe) \
@@ -92,14 +83,14 @@ jc_start_timestamp(void)
 	"(job_id, stripe, total, processing, completed, failed, updated_at) " \
 	"SELECT d.job_id, " stripe ", pg_catalog.sum(" total "), " \
 	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
-	"pg_catalog.sum(" failed "), " JC_START " " \
+	"pg_catalog.sum(" failed "), " JC_CLOCK " " \
 	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \
-	"updated_at = " JC_START ") "
+	"updated_at = " JC_CLOCK ") "
 
 /*
  * A statement that locks job $1 with the row lock strength given, which may
@@ -117,7 +108,7 @@ jc_start_timestamp(void)
 /*
  * The SET clause of a claim that gives the chunk its next lease token: the
  * old one + 1 or the parameter least, whichever is larger.  Claims pass
- * jc_start_timestamp() (in microseconds since 2000) as least, so that tokens
+ * the time of the call (in microseconds since 2000) as least, so that tokens
  * increase with time as well as with each claim: a token handed out by a
  * claim that a crash undid (see commit.c) is not handed out again after the
  * restart, as long as the clock has not gone back across it.

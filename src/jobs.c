@@ -91,7 +91,7 @@ static JcQuery delete_job = {
 
 static JcQuery set_state = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j "
-		"SET state = $2, updated_at = " JC_START " "
+		"SET state = $2, updated_at = " JC_CLOCK " "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 2,
 	.argtypes = {INT8OID, TEXTOID},

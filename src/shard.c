@@ -16,6 +16,7 @@
  */
 #include "jobchunk.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"

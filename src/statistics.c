@@ -168,7 +168,7 @@ jc_statistics(PG_FUNCTION_ARGS)
  *			   OUT completion_percentage numeric, OUT success_rate numeric,
  *			   OUT is_complete boolean, OUT "timestamp" timestamptz)
  *
- * timestamp is when the reading was taken: jc_start_timestamp().
+ * timestamp is when the reading was taken.
  */
 #define JC_PROGRESS_COLS 10
 
@@ -185,7 +185,7 @@ jc_progress(PG_FUNCTION_ARGS)
 
 	put_statistics(fcinfo, &counts, values, &i);
 	values[i++] = BoolGetDatum(is_complete(&counts));
-	values[i++] = TimestampTzGetDatum(jc_start_timestamp());
+	values[i++] = TimestampTzGetDatum(GetCurrentTimestamp());
 	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -21,9 +21,9 @@
  */
 #include "jobchunk.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(jc_mark_processing);
 PG_FUNCTION_INFO_V1(jc_mark_completed);
@@ -51,7 +51,7 @@ static JcQuery mark_processing = {
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'processing', task_id = $2, "
 		JC_NEXT_TOKEN("$5")
-		"lease_expires_at = " JC_START " OPERATOR(pg_catalog.+) $3, "
+		"lease_expires_at = " JC_CLOCK " OPERATOR(pg_catalog.+) $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
 		"RETURNING c AS chunk, c.job_id), "
@@ -158,7 +158,7 @@ static JcQuery retry = {
 static JcQuery heartbeat = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
 		"SET lease_expires_at = GREATEST(c.lease_expires_at, "
-		JC_START " OPERATOR(pg_catalog.+) $3), "
+		JC_CLOCK " OPERATOR(pg_catalog.+) $3), "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
@@ -292,7 +292,7 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
 	values[2] = jc_lease_arg(fcinfo, 2);
 	values[3] = jc_stripe();
-	values[4] = Int64GetDatum(jc_start_timestamp());
+	values[4] = Int64GetDatum(GetCurrentTimestamp());
 
 	jc_claim_begins();
 	jc_connect(fcinfo);
@@ -393,7 +393,7 @@ jc_retry(PG_FUNCTION_ARGS)
  * jc_heartbeat(chunk_id bigint, lease_token bigint,
  *				extend interval DEFAULT NULL) RETURNS timestamptz
  *
- * Extends the lease of the caller's claim to jc_start_timestamp() + extend
+ * Extends the lease of the caller's claim to the time of the call + extend
  * (by default jobchunk.lease_timeout), unless it already ends later, and
  * returns its expiry.
  */
