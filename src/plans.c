@@ -9,8 +9,10 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when that schema changes (the extension was
- * dropped and created elsewhere) or any schema is renamed.  Plans are made
- * only for the version of the extension's tables this library is for.
+ * dropped and created elsewhere) or any schema is renamed; the old one is
+ * freed when the transaction ends, as a statement may still be running it.
+ * Plans are made only for the version of the extension's tables this
+ * library is for.
  *
  * src/plans.c
  *

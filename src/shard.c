@@ -36,6 +36,8 @@ static JcQuery lock_jobs = {
 /*
  * Whether any job exists, or the ids of table $1 or $2 (qualified names,
  * quoted) have been used: then the database has handed out ids already.
+ * (pg_sequence_last_value() is NULL for a sequence not used since it was
+ * created or set with is_called false; the view pg_sequences reads it.)
  */
 #define ID_USED(table) \
 	"pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence(" \
@@ -92,6 +94,9 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errhint("Set the shard number in a READ COMMITTED transaction.")));
 
 	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	if (schema == NULL)
+		elog(ERROR, "cache lookup failed for the schema of function %u",
+			 fcinfo->flinfo->fn_oid);
 	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
 	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
 

@@ -172,8 +172,11 @@ sub seed_starting_at
 my $left = shard(0, q{SELECT count(*) FROM jobchunk.job_chunks WHERE status = 'pending'});
 $node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS false');
 is( (split /\n/, proxy('SELECT setseed(' . seed_starting_at(1) . ');
+		SELECT count(*) FROM jobchunk.jc_claim(NULL, 3)'))[-1],
+	3, 'shard 1 down: a claim that starts there takes chunks of shard 0');
+is( (split /\n/, proxy('SELECT setseed(' . seed_starting_at(0) . ');
 		SELECT count(*) FROM jobchunk.jc_claim(NULL, 1000)'))[-1],
-	$left, 'shard 1 down: a claim that starts there takes all of shard 0\'s chunks');
+	$left - 3, 'one that starts at shard 0, and asks for more, keeps all of shard 0\'s');
 is( proxy(
 		"SELECT count(*) FROM jobchunk.jc_mark_completed(
 			(SELECT array_agg(id ORDER BY id) FROM jobchunk.jc_chunks($job[0], 'processing')),
