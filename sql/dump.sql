@@ -1,5 +1,5 @@
 --
--- pg_dump includes the rows of both tables and the sequences' positions.
+-- pg_dump includes the rows of the three tables and the sequences' positions.
 --
 SELECT c::regclass AS configuration, cond AS filter
 FROM pg_extension,
