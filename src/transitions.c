@@ -208,6 +208,21 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	retries = DatumGetInt32(SPI_getbinval(row, tupdesc, 2, &isnull));
 	current_token = DatumGetInt64(SPI_getbinval(row, tupdesc, 3, &isnull));
 
+	/*
+	 * A chunk completed or failed under the caller's token: an earlier call
+	 * with that token, whose answer the caller may have lost (a dropped
+	 * connection, a proxy's timeout), went through.
+	 */
+	if (token_null != 'n' && current_token == token &&
+		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk %lld is already %s under lease token %lld",
+						(long long) chunk_id, status, (long long) token),
+				 errdetail("A call with this token made it %s; it cannot be %s.",
+						   status, done),
+				 errhint("If that call was yours, its change is recorded.")));
+
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
 		ereport(ERROR,
