@@ -304,5 +304,13 @@ $$ LANGUAGE plproxy;
 --
 -- As for jobchunk's own functions, no one may call these until granted:
 -- the user mapping may connect every caller as one role on the shards.
+-- The routing helpers, which read nothing but their arguments and the
+-- cluster's definition, stay open; jc_claim_on() runs claims, so a role
+-- that may claim is granted it with jc_claim() and jc_next_pending().
 --
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.jc_shard_of(bigint),
+    @extschema@.jc_shard_of(bigint[]),
+    @extschema@.jc_shards()
+TO PUBLIC;

@@ -190,6 +190,31 @@ like($stderr, qr/\[shard1\] PQconnectPoll: .* not currently accepting connection
 	'with nothing left on shard 0, the claim fails with shard 1\'s error');
 $node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true');
 
+# Least privilege through the proxy: a worker role granted the claim and
+# completion functions on the shards, and on the proxy those with
+# jc_claim_on(), claims and completes; what it was not granted is refused.
+$node->safe_psql('postgres', 'CREATE ROLE crawler LOGIN');
+for my $shard (0, 1)
+{
+	shard($shard, q{
+		GRANT USAGE ON SCHEMA jobchunk TO crawler;
+		GRANT EXECUTE ON FUNCTION jobchunk.jc_claim(bigint, integer, text, interval),
+			jobchunk.jc_mark_completed(bigint, bigint) TO crawler});
+}
+proxy(q{
+	GRANT USAGE ON FOREIGN SERVER jobchunk TO crawler;
+	GRANT USAGE ON SCHEMA jobchunk TO crawler;
+	GRANT EXECUTE ON FUNCTION jobchunk.jc_next_pending(bigint, text, interval),
+		jobchunk.jc_claim(bigint, integer, text, interval),
+		jobchunk.jc_claim_on(integer, bigint, integer, text, interval),
+		jobchunk.jc_mark_completed(bigint, bigint) TO crawler});
+is( proxy(q{SET ROLE crawler;
+		SELECT id AS cid, lease_token AS tok FROM jobchunk.jc_next_pending(NULL, 'crawler') \gset
+		SELECT status FROM jobchunk.jc_mark_completed(:cid, :tok)}),
+	'completed', 'a worker role claims and completes through the proxy');
+is(sqlstate('proxy', "SET ROLE crawler; SELECT jobchunk.jc_statistics($job[1])"),
+	'42501', '... and is refused what it was not granted');
+
 # Retention runs on every shard.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
 is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.jc_purge_jobs(\'0\')'),
