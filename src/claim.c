@@ -109,10 +109,10 @@ static uint64 positions_epoch = 0;
 /*
  * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
  * $4 the counts' stripe, $5 the time of the call (a parameter, not
- * JC_CLOCK, so that it bounds the scan of job_chunks_lease_idx).  A chunk taken back becomes pending as a new
- * attempt, or failed once it is out of retries or its job is cancelled.
- * Returns the job of each chunk taken back, and whether it can be claimed
- * now.
+ * JC_CLOCK, so that it bounds the scan of job_chunks_lease_idx).  A chunk
+ * taken back becomes pending as a new attempt, or failed once it is out of
+ * retries or its job is cancelled.  Returns the job of each chunk taken
+ * back, and whether it can be claimed now.
  *
  * The jobs of the expired chunks are locked FOR KEY SHARE before their state
  * is read, so that a concurrent jc_cancel_job(), which locks its job FOR
