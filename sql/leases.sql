@@ -122,8 +122,9 @@ SELECT fingerprint() = :'before' AS unchanged;
 SELECT status, lease_token = :t2 AS same_token, lease_expires_at FROM jc_mark_completed(:c0, :t2);
 
 -- A token is refused once the chunk has left processing, even if it was the
--- last one; the error says so when a call with that token completed it (as
--- a worker repeating a completion whose answer it lost finds).
+-- last one; but a completion repeated with the token that completed the
+-- chunk (by a worker that lost the answer to the first) returns the chunk
+-- as it is.
 SELECT pg_temp.masked(outcome('SELECT jobchunk.jc_mark_completed(' || :c0 || ', ' || :t2 || ')'));
 
 -- Without a token a call changes the chunk whoever holds it, as in 1.0.

@@ -62,6 +62,14 @@ static JcQuery mark_processing = {
 	.expect = SPI_OK_SELECT
 };
 
+/*
+ * A completion repeated with the token that completed the chunk returns the
+ * chunk as it is, so that a worker can repeat a call whose answer it lost.
+ */
+#define ALREADY_COMPLETED(token) \
+	"pg_catalog.texteq(c.status, 'completed') " \
+	"AND c.lease_token OPERATOR(pg_catalog.=) " token " "
+
 static JcQuery mark_completed = {
 	.sql = "WITH changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
@@ -71,7 +79,9 @@ static JcQuery mark_completed = {
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
 		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
-		"SELECT chunk FROM changed",
+		"SELECT chunk FROM changed "
+		"UNION ALL SELECT c FROM @extschema@.job_chunks AS c "
+		"WHERE c.id OPERATOR(pg_catalog.=) $1 AND " ALREADY_COMPLETED("$2"),
 	.nargs = 3,
 	.argtypes = {INT8OID, INT8OID, INT4OID},
 	.expect = SPI_OK_SELECT
@@ -103,7 +113,10 @@ static JcQuery mark_completed_many = {
 		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.*), "
 		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
-		"SELECT * FROM changed ORDER BY id",
+		"SELECT * FROM (SELECT * FROM changed "
+		"UNION ALL SELECT c.* FROM @extschema@.job_chunks AS c "
+		"JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
+		"WHERE " ALREADY_COMPLETED("u.token") ") AS d ORDER BY d.id",
 	.nargs = 3,
 	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT4OID},
 	.expect = SPI_OK_SELECT
