@@ -65,10 +65,21 @@ static JcQuery mark_processing = {
 /*
  * A completion repeated with the token that completed the chunk returns the
  * chunk as it is, so that a worker can repeat a call whose answer it lost.
+ * The first call may still have been running when the repeat began: then
+ * the repeat's change finds the chunk completed only once it has waited for
+ * it, and a statement with a new snapshot must read the chunk again.
  */
 #define ALREADY_COMPLETED(token) \
 	"pg_catalog.texteq(c.status, 'completed') " \
 	"AND c.lease_token OPERATOR(pg_catalog.=) " token " "
+
+static JcQuery completed_under_token = {
+	.sql = "SELECT c FROM @extschema@.job_chunks AS c "
+		"WHERE c.id OPERATOR(pg_catalog.=) $1 AND " ALREADY_COMPLETED("$2"),
+	.nargs = 2,
+	.argtypes = {INT8OID, INT8OID},
+	.expect = SPI_OK_SELECT
+};
 
 static JcQuery mark_completed = {
 	.sql = "WITH changed AS ("
@@ -79,9 +90,7 @@ static JcQuery mark_completed = {
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
 		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
-		"SELECT chunk FROM changed "
-		"UNION ALL SELECT c FROM @extschema@.job_chunks AS c "
-		"WHERE c.id OPERATOR(pg_catalog.=) $1 AND " ALREADY_COMPLETED("$2"),
+		"SELECT chunk FROM changed",
 	.nargs = 3,
 	.argtypes = {INT8OID, INT8OID, INT4OID},
 	.expect = SPI_OK_SELECT
@@ -222,9 +231,9 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	current_token = DatumGetInt64(SPI_getbinval(row, tupdesc, 3, &isnull));
 
 	/*
-	 * A chunk completed or failed under the caller's token: an earlier call
-	 * with that token, whose answer the caller may have lost (a dropped
-	 * connection, a proxy's timeout), went through.
+	 * A chunk completed or failed under the caller's token: perhaps by an
+	 * earlier call of the caller's, whose answer it lost (a dropped
+	 * connection, a proxy's timeout).
 	 */
 	if (token_null != 'n' && current_token == token &&
 		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
@@ -232,9 +241,10 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("chunk %lld is already %s under lease token %lld",
 						(long long) chunk_id, status, (long long) token),
-				 errdetail("A call with this token made it %s; it cannot be %s.",
+				 errdetail("It became %s while this token was its current one; it cannot be %s.",
 						   status, done),
-				 errhint("If that call was yours, its change is recorded.")));
+				 errhint("If a call of yours made it %s, that change is recorded.",
+						 status)));
 
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
@@ -333,6 +343,9 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 /*
  * jc_mark_completed(chunk_id bigint, lease_token bigint DEFAULT NULL)
  *		RETURNS job_chunks
+ *
+ * With the token that completed the chunk, returns it as it is (see
+ * ALREADY_COMPLETED).
  */
 Datum
 jc_mark_completed(PG_FUNCTION_ARGS)
@@ -341,6 +354,7 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 	int64		token;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
+	uint64		processed;
 
 	jc_check_nargs(fcinfo, 2);
 	jc_check_not_null(fcinfo, 0);
@@ -351,8 +365,10 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed(jc_execute(&mark_completed, values, nulls, false),
-							chunk_id, nulls[1], token,
+	processed = jc_execute(&mark_completed, values, nulls, false);
+	if (processed == 0 && nulls[1] != 'n')
+		processed = jc_execute(&completed_under_token, values, nulls, false);
+	PG_RETURN_DATUM(changed(processed, chunk_id, nulls[1], token,
 							"marked completed", JC_PROCESSING));
 }
 
@@ -537,6 +553,15 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 
 	jc_connect(fcinfo);
 	ndone = jc_execute(&mark_completed_many, values, nulls, false);
+
+	/*
+	 * Some chunks may have been completed by a call that was still running
+	 * when this one began (see ALREADY_COMPLETED): run the statement again,
+	 * with a new snapshot.  The chunks it completed the first time are
+	 * completed under their tokens now, and come back as such.
+	 */
+	if (ndone < (uint64) nids && tokens != NULL)
+		ndone = jc_execute(&mark_completed_many, values, nulls, false);
 
 	if (ndone < (uint64) nids)
 	{
