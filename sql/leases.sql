@@ -176,6 +176,7 @@ DECLARE
     c jobchunk.job_chunks;
     claim_call timestamptz;
     heartbeat_call timestamptz;
+    extended timestamptz;
 BEGIN
     COMMIT;
     PERFORM pg_sleep(0.1);  -- work between the commit and the claim
@@ -183,15 +184,18 @@ BEGIN
     SELECT * INTO c FROM jobchunk.jc_next_pending(60, 'proc', interval '10 seconds');
     RAISE NOTICE 'claimed the chunk retried: %, lease from the call: %, token from it: %',
         c.id = (SELECT id FROM pg_temp.retried),
-        c.lease_expires_at >= claim_call + interval '10 seconds',
-        c.lease_token >= pg_temp.clock_token(claim_call);
+        c.lease_expires_at BETWEEN claim_call + interval '10 seconds'
+                               AND clock_timestamp() + interval '10 seconds',
+        c.lease_token BETWEEN pg_temp.clock_token(claim_call)
+                          AND pg_temp.clock_token(clock_timestamp());
     RAISE NOTICE 'counts changed at it: %',
         (SELECT max(updated_at) FROM jobchunk.job_counts WHERE job_id = 60) >= claim_call;
     PERFORM pg_sleep(0.1);
     heartbeat_call := clock_timestamp();
+    extended := jobchunk.jc_heartbeat(c.id, c.lease_token, interval '10 seconds');
     RAISE NOTICE 'heartbeat from its call: %',
-        jobchunk.jc_heartbeat(c.id, c.lease_token, interval '10 seconds')
-        >= heartbeat_call + interval '10 seconds';
+        extended BETWEEN heartbeat_call + interval '10 seconds'
+                     AND clock_timestamp() + interval '10 seconds';
     COMMIT;
 END
 $$;

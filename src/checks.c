@@ -173,27 +173,26 @@ jc_interval_fields_within(const Interval *interval, int years)
 }
 
 /*
- * The lease interval in argument argno, jobchunk.lease_timeout when NULL.
- * A lease runs from the time of the call (JC_CLOCK in SQL), and must end
- * after it and at most JC_MAX_LEASE_YEARS later.  (Comparing the
- * interval with zero is not enough: from the 1st of February, '1 mon -29
- * days' ends in the past.)
+ * When the lease given by the interval in argument argno ends, as a
+ * timestamptz: the lease runs from the time of the call, for
+ * jobchunk.lease_timeout when the argument is NULL.  It must end after it
+ * starts and at most JC_MAX_LEASE_YEARS later.  (Comparing the interval
+ * with zero is not enough: from the 1st of February, '1 mon -29 days' ends
+ * in the past.)  The statements take the end, not the interval, so that the
+ * lease checked is the lease granted.
  */
 #define JC_MAX_LEASE_YEARS 100
 
 Datum
-jc_lease_arg(FunctionCallInfo fcinfo, int argno)
+jc_lease_end_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz end;
 
 	if (PG_ARGISNULL(argno))
-	{
-		lease = palloc0(sizeof(Interval));
-		lease->time = (TimeOffset) jc_lease_timeout * USECS_PER_SEC;
-		return IntervalPGetDatum(lease);
-	}
+		return TimestampTzGetDatum(start +
+								   (TimeOffset) jc_lease_timeout * USECS_PER_SEC);
 
 	lease = PG_GETARG_INTERVAL_P(argno);
 	if (jc_interval_fields_within(lease, JC_MAX_LEASE_YEARS))
@@ -207,7 +206,7 @@ jc_lease_arg(FunctionCallInfo fcinfo, int argno)
 		if (end > start &&
 			DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(lease),
 											 IntervalPGetDatum(&longest))))
-			return IntervalPGetDatum(lease);
+			return TimestampTzGetDatum(end);
 	}
 
 	ereport(ERROR,

@@ -166,9 +166,9 @@ static JcQuery reap_any_job = {
 };
 
 /*
- * $1 job_id, $2 task_id, $3 lease, $4 how many, $5 the counts' stripe, $6
- * the least lease token (see JC_NEXT_TOKEN), and for a claim from a
- * position, $7 to $9 its priority, created_at and chunk_index.  The rows
+ * $1 job_id, $2 task_id, $3 the end of the lease, $4 how many, $5 the
+ * counts' stripe, $6 the least lease token (see JC_NEXT_TOKEN), and for a
+ * claim from a position, $7 to $9 its priority, created_at and chunk_index.  The rows
  * come back in claim order.  Within a job chunk_index orders as id does;
  * ordering by it makes job_chunks_job_claim_idx the only index that
  * provides the order (job_chunks_claim_idx would have to step over other
@@ -181,7 +181,7 @@ static JcQuery reap_any_job = {
 	"UPDATE @extschema@.job_chunks AS c " \
 	"SET status = 'processing', task_id = $2, " \
 	JC_NEXT_TOKEN("$6") \
-	"lease_expires_at = " JC_CLOCK " OPERATOR(pg_catalog.+) $3, " \
+	"lease_expires_at = $3, " \
 	"updated_at = pg_catalog.now() " \
 	"WHERE c.id OPERATOR(pg_catalog.=) ANY (ARRAY(" \
 	"SELECT n.id FROM @extschema@.job_chunks AS n " \
@@ -200,7 +200,7 @@ static JcQuery reap_any_job = {
 static JcQuery claim_from_head = {
 	.sql = CLAIM(""),
 	.nargs = 6,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID},
+	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -212,7 +212,7 @@ static JcQuery claim_from_position = {
 				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "
 				 "AND n.xmax OPERATOR(pg_catalog.=) 0 "),
 	.nargs = 9,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT4OID, INT8OID,
+	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID,
 	INT4OID, TIMESTAMPTZOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
@@ -590,7 +590,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	int64		job_id = any_job ? 0 : PG_GETARG_INT64(0);
 	char		task_null;
 	Datum		task_id = jc_task_id_arg(fcinfo, task_arg, &task_null);
-	Datum		lease = jc_lease_arg(fcinfo, lease_arg);
+	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg);
 
 	jc_result_store(fcinfo);
 	jc_claim_begins();

@@ -59,12 +59,12 @@ typedef struct JcQuery
 } JcQuery;
 
 /*
- * The time of a call, in SQL: the clock (GetCurrentTimestamp() in C).
- * Leases run from it, and it is when counts and jobs changed.  Neither the
- * start of the statement nor of the transaction would do: a call can come
- * long after both, from a function or a procedure that runs for long (in a
- * procedure that commits, statement_timestamp() stays at the start of the
- * CALL).
+ * The time of a change, in SQL: the clock, as GetCurrentTimestamp() is in
+ * C, from which leases run (see jc_lease_end_arg()) and tokens are taken.
+ * Neither the start of the statement nor of the transaction would do: a
+ * call can come long after both, from a function or a procedure that runs
+ * for long (in a procedure that commits, statement_timestamp() stays at
+ * the start of the CALL).
  */
 #define JC_CLOCK "pg_catalog.clock_timestamp()"
 
@@ -141,7 +141,7 @@ extern void jc_check_job_exists(int64 job_id);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
 extern bool jc_interval_fields_within(const Interval *interval, int years);
-extern Datum jc_lease_arg(FunctionCallInfo fcinfo, int argno);
+extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */

@@ -51,27 +51,31 @@ static JcQuery mark_processing = {
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'processing', task_id = $2, "
 		JC_NEXT_TOKEN("$5")
-		"lease_expires_at = " JC_CLOCK " OPERATOR(pg_catalog.+) $3, "
+		"lease_expires_at = $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
 		"RETURNING c AS chunk, c.job_id), "
 		JC_COUNT("changed", "0", "1", "0", "0", "$4")
 		"SELECT chunk FROM changed",
 	.nargs = 5,
-	.argtypes = {INT8OID, TEXTOID, INTERVALOID, INT4OID, INT8OID},
+	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
 /*
  * A completion repeated with the token that completed the chunk returns the
  * chunk as it is, so that a worker can repeat a call whose answer it lost.
- * The first call may still have been running when the repeat began: then
- * the repeat's change finds the chunk completed only once it has waited for
- * it, and a statement with a new snapshot must read the chunk again.
+ * (What is checked is that the chunk was completed while that token was its
+ * current one: by the call that held it, or by a call without a token.
+ * Chunks never claimed have token 0.)  The first call may still have been
+ * running when the repeat began: then the repeat's change finds the chunk
+ * completed only once it has waited for it, and a statement with a new
+ * snapshot must read the chunk again.
  */
 #define ALREADY_COMPLETED(token) \
 	"pg_catalog.texteq(c.status, 'completed') " \
-	"AND c.lease_token OPERATOR(pg_catalog.=) " token " "
+	"AND c.lease_token OPERATOR(pg_catalog.=) " token " " \
+	"AND c.lease_token OPERATOR(pg_catalog.>) 0 "
 
 static JcQuery completed_under_token = {
 	.sql = "SELECT c FROM @extschema@.job_chunks AS c "
@@ -122,12 +126,19 @@ static JcQuery mark_completed_many = {
 		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.*), "
 		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
-		"SELECT * FROM (SELECT * FROM changed "
-		"UNION ALL SELECT c.* FROM @extschema@.job_chunks AS c "
-		"JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
-		"WHERE " ALREADY_COMPLETED("u.token") ") AS d ORDER BY d.id",
+		"SELECT * FROM changed ORDER BY id",
 	.nargs = 3,
 	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
+/* The chunks of $1 completed under the tokens in $2, in id order. */
+static JcQuery completed_many_under_tokens = {
+	.sql = "SELECT c.* FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token) "
+		"JOIN @extschema@.job_chunks AS c ON c.id OPERATOR(pg_catalog.=) u.id "
+		"WHERE " ALREADY_COMPLETED("u.token") "ORDER BY c.id",
+	.nargs = 2,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -179,14 +190,13 @@ static JcQuery retry = {
 
 static JcQuery heartbeat = {
 	.sql = "UPDATE @extschema@.job_chunks AS c "
-		"SET lease_expires_at = GREATEST(c.lease_expires_at, "
-		JC_CLOCK " OPERATOR(pg_catalog.+) $3), "
+		"SET lease_expires_at = GREATEST(c.lease_expires_at, $3), "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
 		"RETURNING c.lease_expires_at",
 	.nargs = 3,
-	.argtypes = {INT8OID, INT8OID, INTERVALOID},
+	.argtypes = {INT8OID, INT8OID, TIMESTAMPTZOID},
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
@@ -328,7 +338,7 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	chunk_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
-	values[2] = jc_lease_arg(fcinfo, 2);
+	values[2] = jc_lease_end_arg(fcinfo, 2);
 	values[3] = jc_stripe();
 	values[4] = Int64GetDatum(GetCurrentTimestamp());
 
@@ -454,7 +464,7 @@ jc_heartbeat(PG_FUNCTION_ARGS)
 	token = PG_GETARG_INT64(1);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int64GetDatum(token);
-	values[2] = jc_lease_arg(fcinfo, 2);
+	values[2] = jc_lease_end_arg(fcinfo, 2);
 
 	jc_connect(fcinfo);
 	PG_RETURN_DATUM(changed(jc_execute(&heartbeat, values, NULL, false),
@@ -555,13 +565,12 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	ndone = jc_execute(&mark_completed_many, values, nulls, false);
 
 	/*
-	 * Some chunks may have been completed by a call that was still running
-	 * when this one began (see ALREADY_COMPLETED): run the statement again,
-	 * with a new snapshot.  The chunks it completed the first time are
-	 * completed under their tokens now, and come back as such.
+	 * The others may have been completed under their tokens already (see
+	 * ALREADY_COMPLETED): read all the chunks completed under their tokens,
+	 * with a new snapshot, the ones just completed among them.
 	 */
 	if (ndone < (uint64) nids && tokens != NULL)
-		ndone = jc_execute(&mark_completed_many, values, nulls, false);
+		ndone = jc_execute(&completed_many_under_tokens, values, NULL, false);
 
 	if (ndone < (uint64) nids)
 	{
