@@ -67,10 +67,10 @@ static JcQuery mark_processing = {
  * chunk as it is, so that a worker can repeat a call whose answer it lost.
  * (What is checked is that the chunk was completed while that token was its
  * current one: by the call that held it, or by a call without a token.
- * Chunks never claimed have token 0.)  The first call may still have been
- * running when the repeat began: then the repeat's change finds the chunk
- * completed only once it has waited for it, and a statement with a new
- * snapshot must read the chunk again.
+ * Chunks never claimed have token 0.)  The chunk is read by a statement
+ * of its own once the change found nothing to do: the first call may still
+ * have been running when the repeat began, and only a new snapshot sees
+ * what it did.
  */
 #define ALREADY_COMPLETED(token) \
 	"pg_catalog.texteq(c.status, 'completed') " \
