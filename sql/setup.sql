@@ -14,7 +14,8 @@ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'jobchunk')
 ORDER BY 1;
 
--- Every function is written in C.
+-- Every function is written in C, and runs as the extension's owner (SECURITY
+-- DEFINER), except the check constraint of job_chunks, which reads nothing.
 SELECT p.proname, l.lanname, p.prosecdef
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'jobchunk'::regnamespace
