@@ -245,7 +245,7 @@ static JcQuery next_job_at_priority = {
 	.sql = "WITH RECURSIVE walk AS ((" JOB_AFTER("$2") ") "
 		"UNION ALL SELECT a.* FROM walk AS w CROSS JOIN LATERAL ("
 		JOB_AFTER("w.job_id") ") AS a WHERE NOT w.active) "
-		"SELECT $1, w.job_id, w.active FROM walk AS w WHERE w.active",
+		"SELECT $1, w.job_id FROM walk AS w WHERE w.active",
 	.nargs = 2,
 	.argtypes = {INT4OID, INT8OID},
 	.expect = SPI_OK_SELECT
@@ -264,7 +264,8 @@ static JcQuery first_job_below_priority = {
 };
 
 /*
- * Run a walking query; on a row, set *priority, *job_id and *active from it.
+ * Run a walking query; on a row, set *priority and *job_id from it, and
+ * *active unless it is NULL (next_job_at_priority finds active jobs only).
  */
 static bool
 find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
@@ -279,8 +280,9 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 											SPI_tuptable->tupdesc, 1, &isnull));
 	*job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 2, &isnull));
-	*active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 3, &isnull));
+	if (active != NULL)
+		*active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 3, &isnull));
 	return true;
 }
 
@@ -553,22 +555,23 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 		{
 			values[1] = Int64GetDatum(job_id);
 			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id,
-						  &active))
+						  NULL))
 				break;
-			if (active && take_from_job(fcinfo, job_id, task_id, task_null,
-										lease, n, &claimed))
+			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
+							  &claimed))
 				return;
 		}
 
 		/* ... then from the first one up to the last one served. */
-		for (job_id = first, active = first_active; job_id <= cursor;)
+		for (job_id = first, active = first_active; job_id <= cursor;
+			 active = true)
 		{
 			if (active && take_from_job(fcinfo, job_id, task_id, task_null,
 										lease, n, &claimed))
 				return;
 			values[1] = Int64GetDatum(job_id);
 			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id,
-						  &active))
+						  NULL))
 				break;
 		}
 
