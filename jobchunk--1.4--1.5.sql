@@ -19,6 +19,13 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'jc_chunk_is_valid'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- Every role that writes job_chunks runs it, so anyone may; granted
+-- explicitly, so that default privileges revoking EXECUTE from PUBLIC do not
+-- apply.
+GRANT EXECUTE ON FUNCTION
+    @extschema@.jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint)
+TO PUBLIC;
+
 COMMENT ON FUNCTION @extschema@.jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint) IS
     'the check constraint of job_chunks: status is pending, processing, completed or failed; '
     'a lease exactly while processing; chunk_index, retry_count and lease_token not negative; '

@@ -71,6 +71,9 @@ SELECT pg_temp.undone('INSERT INTO jobchunk.job_chunks (job_id, chunk_index, ima
 
 -- A role granted UPDATE on the table needs no other grant to write it: the
 -- function may be called by anyone.
+SELECT has_function_privilege('public',
+    'jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint)',
+    'EXECUTE') AS anyone_may_check;
 CREATE ROLE jobchunk_writer NOLOGIN;
 GRANT USAGE ON SCHEMA jobchunk TO jobchunk_writer;
 GRANT SELECT, UPDATE ON jobchunk.job_chunks TO jobchunk_writer;

@@ -78,8 +78,15 @@ SELECT job_id, count(*) AS stripes, sum(total) AS total
 FROM job_counts GROUP BY job_id ORDER BY job_id;
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 -- 1.5: the six check constraints of job_chunks become one, which every row
--- passes.
+-- passes.  Its function may be run by anyone, since every writer of the
+-- table runs it: even where default privileges revoke EXECUTE from PUBLIC.
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER EXTENSION jobchunk UPDATE TO '1.5';
+ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
+SELECT count(*) AS default_acls FROM pg_default_acl;
+SELECT has_function_privilege('public',
+    'jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint)',
+    'EXECUTE') AS anyone_may_check;
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT conname, pg_get_constraintdef(oid) AS definition
 FROM pg_constraint

@@ -15,10 +15,18 @@
  * time in a claim and a completion.  One call of this function costs a
  * small part of that; the rules are the same.
  *
- * Like a CHECK expression, it is NULL when a value it tests is NULL (the
- * columns other than lease_expires_at are NOT NULL anyway).  The database's
- * collation is deterministic, so comparing status byte by byte is what its
- * = operator does.
+ * Like a CHECK expression, it is NULL when a value it tests is NULL.  That
+ * makes it the same as the six only because the columns other than
+ * lease_expires_at are NOT NULL, which PostgreSQL checks first: one NULL
+ * passes the whole row here, where it passed only its own expression.  The
+ * database's collation is deterministic, so comparing status byte by byte is
+ * what its = operator does.
+ *
+ * What this symbol accepts must never change: a new library is loaded
+ * before ALTER EXTENSION UPDATE, and changing the rules here would apply
+ * them to new writes without checking the rows already stored.  New rules
+ * need a new function, and an update script that swaps the constraint (which
+ * checks every row).
  *
  * src/chunk_check.c
  *
