@@ -21,6 +21,7 @@
 #include "jobchunk.h"
 
 #include "access/tupconvert.h"
+#include "access/xact.h"
 #include "catalog/pg_namespace.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
@@ -171,13 +172,26 @@ check_result(JcQuery *query, int result)
 }
 
 /*
+ * Free the rows of the statement run last.  SPI keeps every result until
+ * SPI_finish(), so a call that runs a statement per job or per chunk (a
+ * purge of many jobs) would otherwise hold them all.  Callers read each
+ * result before they run the next statement.
+ */
+static void
+forget_last_result(void)
+{
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * Execute query with the given parameters (nulls as for SPI_execute_plan)
  * and return the number of rows it processed; the rows themselves, if any,
- * are in SPI_tuptable.
+ * are in SPI_tuptable until the next statement.
  */
 uint64
 jc_execute(JcQuery *query, Datum *values, const char *nulls, bool read_only)
 {
+	forget_last_result();
 	check_result(query,
 				 SPI_execute_plan(get_plan(query), values, nulls, read_only, 0));
 	return SPI_processed;
@@ -253,7 +267,10 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 					   Datum *values, const char *nulls, bool read_only)
 {
 	Tuplestorestate *tupstore = jc_result_store(fcinfo);
-	SPIPlanPtr	plan = get_plan(query);
+	SPIPlanPtr	plan;
+
+	forget_last_result();
+	plan = get_plan(query);
 
 #if PG_VERSION_NUM >= 140000
 	{
