@@ -416,6 +416,17 @@ remember_position(const ClaimPosition *position, uint64 epoch)
 		*stored = *position;
 }
 
+/* The number of the claimed rows' column name, which they always have */
+static int
+column_of(TupleDesc tupdesc, const char *name)
+{
+	int			column = SPI_fnumber(tupdesc, name);
+
+	if (column <= 0)
+		elog(ERROR, "claimed rows have no column \"%s\"", name);
+	return column;
+}
+
 /*
  * Run a claim statement and add the chunks it claimed to the result; when
  * there are any, move the position to the last.  Return how many.
@@ -434,14 +445,14 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
 
 		position->priority =
 			DatumGetInt32(SPI_getbinval(last, tupdesc,
-										SPI_fnumber(tupdesc, "priority"), &isnull));
+										column_of(tupdesc, "priority"), &isnull));
 		position->created_at =
 			DatumGetTimestampTz(SPI_getbinval(last, tupdesc,
-											  SPI_fnumber(tupdesc, "created_at"),
+											  column_of(tupdesc, "created_at"),
 											  &isnull));
 		position->chunk_index =
 			DatumGetInt32(SPI_getbinval(last, tupdesc,
-										SPI_fnumber(tupdesc, "chunk_index"), &isnull));
+										column_of(tupdesc, "chunk_index"), &isnull));
 		position->valid = true;
 		jc_return_tuptable(fcinfo);
 	}

@@ -16,6 +16,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/tuplestore.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"				/* VARDATA_ANY and the like, in postgres.h before 16 */
+#endif
 
 /* Chunk statuses, exactly as stored in job_chunks.status */
 #define JC_PENDING		"pending"

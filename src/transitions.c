@@ -22,6 +22,7 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
 
@@ -502,6 +503,7 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
 	result = palloc(sizeof(int64) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -550,11 +552,14 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	memcpy(sorted, ids, sizeof(int64) * nids);
 	qsort(sorted, nids, sizeof(int64), compare_int64);
 	for (int i = 1; i < nids; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		if (sorted[i] == sorted[i - 1])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("chunk %lld appears more than once in chunk_ids",
 							(long long) sorted[i])));
+	}
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
@@ -585,9 +590,12 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 												  &isnull));
 		}
 		for (int i = 0; i < nids; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			if (bsearch(&ids[i], done, ndone, sizeof(int64), compare_int64) == NULL)
 				refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
 					   "marked completed", JC_PROCESSING);
+		}
 		elog(ERROR, "completed %llu of %d chunks, but each was done",
 			 (unsigned long long) ndone, nids);
 	}
