@@ -6,7 +6,23 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT = qw(create_drain_job);
+our @EXPORT = qw(create_drain_job $JOBS_WHOSE_STATISTICS_DIFFER);
+
+# A query counting the jobs whose jc_statistics() differ from their rows:
+# 0 when the counts are exact.
+our $JOBS_WHOSE_STATISTICS_DIFFER = q{
+	SELECT count(*)
+	FROM jobchunk.crawl_jobs AS j
+	CROSS JOIN LATERAL jobchunk.jc_statistics(j.id) AS s
+	CROSS JOIN LATERAL (
+		SELECT count(*) AS total,
+		       count(*) FILTER (WHERE status = 'pending') AS pending,
+		       count(*) FILTER (WHERE status = 'processing') AS processing,
+		       count(*) FILTER (WHERE status = 'completed') AS completed,
+		       count(*) FILTER (WHERE status = 'failed') AS failed
+		FROM jobchunk.job_chunks WHERE job_id = j.id) AS t
+	WHERE (s.total, s.pending, s.processing, s.completed, s.failed)
+	      IS DISTINCT FROM (t.total, t.pending, t.processing, t.completed, t.failed)};
 
 # create_drain_job($node, $name, $chunks): in database postgres, install
 # jobchunk and make job 1, named $name, of $chunks one-image chunks, for
