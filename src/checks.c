@@ -147,10 +147,11 @@ jc_check_sql_version(void)
 					"WHERE e.extname OPERATOR(pg_catalog.=) 'jobchunk'",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the version of extension jobchunk");
-	if (SPI_processed != 1)
-		return;					/* the functions were made outside the extension */
-	installed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (strcmp(installed, JC_SQL_VERSION) != 0)
+	installed = SPI_processed == 1 ?
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	SPI_freetuptable(SPI_tuptable);
+	/* No row: the functions were made outside the extension. */
+	if (installed != NULL && strcmp(installed, JC_SQL_VERSION) != 0)
 		report_version_mismatch(installed);
 }
 

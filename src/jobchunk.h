@@ -124,7 +124,13 @@ typedef struct JcQuery
 extern void jc_claim_begins(void);
 extern void jc_claim_ends(void);
 
-/* plans.c */
+/*
+ * plans.c.  Running a statement frees the rows of the one run before it in
+ * the same call (SPI would keep them all until jc_finish()), and so does
+ * every helper that runs one (jc_check_job_exists(), jc_count_chunks(), the
+ * version check of a new plan): read SPI_tuptable, or copy out what is
+ * needed, before running the next statement.
+ */
 extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);
 extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
