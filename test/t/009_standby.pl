@@ -1,7 +1,7 @@
 # A hot standby.  Progress, statistics and the chunks can be read there (a
 # dashboard need not load the primary), exact and the same as the
 # primary's once replay has caught up; every call that would change chunks
-# or jobs is refused there with 25006, as any write is, and changes nothing.
+# or jobs is refused there with 25006, as any write is.
 
 use strict;
 use warnings;
@@ -79,20 +79,24 @@ is($standby->safe_psql('postgres', $JOBS_WHOSE_STATISTICS_DIFFER),
 	'0', 'on the standby, the counts of every job equal its rows');
 
 # Every change is refused as a write in a read-only transaction.
-my $fingerprint = q{SELECT md5(string_agg(c::text, ',' ORDER BY c.id))
-	FROM jobchunk.job_chunks AS c};
-my $before = $standby->safe_psql('postgres', $fingerprint);
+my $processing = q{(SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'processing')};
 foreach my $call (
 	'jobchunk.jc_next_pending(1)',
 	'jobchunk.jc_claim(1, 5)',
 	'jobchunk.jc_next_pending()',
+	'jobchunk.jc_claim(NULL, 5)',
+	"jobchunk.jc_mark_processing((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'pending'))",
+	"jobchunk.jc_heartbeat($processing, (SELECT lease_token FROM jobchunk.job_chunks WHERE id = $processing))",
+	"jobchunk.jc_mark_completed(ARRAY[$processing])",
 	q{jobchunk.jc_mark_completed((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'processing'))},
 	q{jobchunk.jc_mark_failed((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'processing'), 'x')},
 	q{jobchunk.jc_retry((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'failed'))},
 	'jobchunk.jc_create_job(NULL)',
 	'jobchunk.jc_create_chunks(1, 10)',
 	'jobchunk.jc_pause_job(1)',
+	'jobchunk.jc_resume_job(1)',
 	'jobchunk.jc_cancel_job(1)',
+	'jobchunk.jc_set_shard(1)',
 	'jobchunk.jc_purge_job(2)',
 	q{jobchunk.jc_purge_jobs('0')})
 {
@@ -100,8 +104,6 @@ foreach my $call (
 	  $standby->psql('postgres', "\\set VERBOSITY verbose\nSELECT $call");
 	like($stderr, qr/ERROR:  25006:/, "on the standby, $call is refused with 25006");
 }
-is($standby->safe_psql('postgres', $fingerprint),
-	$before, 'the refused calls changed nothing on the standby');
 
 $standby->stop;
 $primary->stop;
