@@ -57,7 +57,6 @@
 
 #include <limits.h>
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
@@ -327,23 +326,15 @@ rescan_due(TimestampTz since, TimestampTz now)
 }
 
 /*
- * Forget every position when a transaction or subtransaction aborts (its
- * claims are undone) or is prepared (it may be rolled back later).
+ * Forget every position, when a transaction or subtransaction aborts (its
+ * claims are undone) or is prepared (it may be rolled back later).  Called
+ * from a transaction callback, which must not fail: so it only bumps the
+ * epoch.
  */
-static void
-forget_positions_at_abort(XactEvent event, void *arg)
+void
+jc_forget_positions(void)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-		positions_epoch++;
-}
-
-static void
-forget_positions_at_subabort(SubXactEvent event, SubTransactionId mySubid,
-							 SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		positions_epoch++;
+	positions_epoch++;
 }
 
 /*
@@ -366,16 +357,9 @@ jc_forget_position(int64 job_id)
 static ClaimPosition *
 position_of(int64 job_id)
 {
-	static bool callbacks_registered = false;
 	ClaimPosition *position;
 	bool		found;
 
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(forget_positions_at_abort, NULL);
-		RegisterSubXactCallback(forget_positions_at_subabort, NULL);
-		callbacks_registered = true;
-	}
 	if (positions != NULL && hash_get_num_entries(positions) >= MAX_POSITIONS)
 	{
 		hash_destroy(positions);

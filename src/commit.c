@@ -48,29 +48,28 @@ static ClaimsState claims_state = NO_CLAIMS;
 /* XactLastRecEnd when the last claim of the transaction ended */
 static XLogRecPtr claims_end = InvalidXLogRecPtr;
 
-static void
-commit_claims(XactEvent event, void *arg)
+/*
+ * Called before a transaction commits: makes the commit asynchronous if the
+ * transaction wrote nothing but claims.
+ */
+void
+jc_claims_pre_commit(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			if (claims_state == ONLY_CLAIMS && XactLastRecEnd == claims_end &&
-				!jc_synchronous_claims)
-				(void) set_config_option("synchronous_commit", "off",
-										 PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_LOCAL, true, 0, false);
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			claims_state = NO_CLAIMS;
-			claims_end = InvalidXLogRecPtr;
-			break;
-		default:
-			break;
-	}
+	if (claims_state == ONLY_CLAIMS && XactLastRecEnd == claims_end &&
+		!jc_synchronous_claims)
+		(void) set_config_option("synchronous_commit", "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Called when a transaction ends (commits, aborts or is prepared).
+ */
+void
+jc_claims_forget(void)
+{
+	claims_state = NO_CLAIMS;
+	claims_end = InvalidXLogRecPtr;
 }
 
 /*
@@ -79,14 +78,6 @@ commit_claims(XactEvent event, void *arg)
 void
 jc_claim_begins(void)
 {
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(commit_claims, NULL);
-		callback_registered = true;
-	}
-
 	if (claims_state == NO_CLAIMS)
 		claims_state = TransactionIdIsValid(GetTopTransactionIdIfAny()) ?
 			NOT_ONLY_CLAIMS : ONLY_CLAIMS;

@@ -35,30 +35,23 @@
  */
 #include "jobchunk.h"
 
-#include "access/xact.h"
 #include "storage/proc.h"
 
 /* How many stripes this backend has moved on by, modulo JC_STRIPES */
 static int	stripes_moved = 0;
 
-static void
-move_on_at_prepare(XactEvent event, void *arg)
+/*
+ * Called when a transaction is prepared.
+ */
+void
+jc_move_stripe_on(void)
 {
-	if (event == XACT_EVENT_PREPARE)
-		stripes_moved = (stripes_moved + 1) % JC_STRIPES;
+	stripes_moved = (stripes_moved + 1) % JC_STRIPES;
 }
 
 Datum
 jc_stripe(void)
 {
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(move_on_at_prepare, NULL);
-		callback_registered = true;
-	}
-
 #if PG_VERSION_NUM >= 170000
 	return Int32GetDatum((MyProcNumber + stripes_moved) % JC_STRIPES);
 #else

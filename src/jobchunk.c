@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * jobchunk.c
- *		Module entry point and configuration parameters of jobchunk.
+ *		Module entry point, configuration parameters and the transaction
+ *		callbacks of jobchunk.
  *
  * src/jobchunk.c
  *
@@ -12,6 +13,8 @@
 #include <limits.h>
 
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,6 +35,52 @@ bool		jc_synchronous_claims = false;
 bool		jc_notify = true;
 
 void		_PG_init(void);
+
+/*
+ * What each part of the extension does when a transaction ends: claim.c
+ * forgets its positions when the claims behind them may be undone, commit.c
+ * decides how a transaction of claims commits, counts.c moves on from a
+ * stripe a prepared transaction keeps locked, and plans.c frees the plans it
+ * has replaced.  After XACT_EVENT_PRE_COMMIT the transaction can no longer
+ * fail, and nothing here may raise an error.
+ */
+static void
+jobchunk_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			jc_claims_pre_commit();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			jc_claims_forget();
+			jc_free_retired_plans();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			jc_forget_positions();
+			jc_claims_forget();
+			jc_free_retired_plans();
+			break;
+		case XACT_EVENT_PREPARE:
+			jc_forget_positions();
+			jc_claims_forget();
+			jc_move_stripe_on();
+			jc_free_retired_plans();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+jobchunk_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		jc_forget_positions();
+}
 
 void
 _PG_init(void)
@@ -119,4 +168,9 @@ _PG_init(void)
 #else
 	EmitWarningsOnPlaceholders("jobchunk");
 #endif
+
+	RegisterXactCallback(jobchunk_xact_callback, NULL);
+	RegisterSubXactCallback(jobchunk_subxact_callback, NULL);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, jc_invalidate_plans,
+								  (Datum) 0);
 }

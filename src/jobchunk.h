@@ -12,6 +12,7 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -123,6 +124,8 @@ typedef struct JcQuery
 /* commit.c */
 extern void jc_claim_begins(void);
 extern void jc_claim_ends(void);
+extern void jc_claims_pre_commit(void);
+extern void jc_claims_forget(void);
 
 /*
  * plans.c.  Running a statement frees the rows of the one run before it in
@@ -131,6 +134,8 @@ extern void jc_claim_ends(void);
  * version check of a new plan): read SPI_tuptable, or copy out what is
  * needed, before running the next statement.
  */
+extern void jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue);
+extern void jc_free_retired_plans(void);
 extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);
 extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
@@ -155,9 +160,11 @@ extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */
 extern void jc_forget_position(int64 job_id);
+extern void jc_forget_positions(void);
 
 /* counts.c */
 extern Datum jc_stripe(void);
+extern void jc_move_stripe_on(void);
 
 /* statistics.c */
 typedef struct JcCounts

@@ -21,43 +21,41 @@
 #include "jobchunk.h"
 
 #include "access/tupconvert.h"
-#include "access/xact.h"
-#include "catalog/pg_namespace.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
 /* Bumped whenever a schema changes; plans older than this are remade */
 static uint64 plan_generation = 1;
-static bool callback_registered = false;
 
 /* Plans remade, to be freed when the transaction ends (see get_plan()) */
 static List *retired_plans = NIL;
 
-static void
-invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
+/*
+ * Syscache callback for schemas.
+ */
+void
+jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
 {
 	plan_generation++;
 }
 
-static void
-free_retired_plans(XactEvent event, void *arg)
+/*
+ * Called when a transaction ends (commits, aborts or is prepared).
+ */
+void
+jc_free_retired_plans(void)
 {
 	ListCell   *lc;
 
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PREPARE)
-		return;
 	foreach(lc, retired_plans)
 		SPI_freeplan((SPIPlanPtr) lfirst(lc));
 	list_free(retired_plans);
@@ -75,14 +73,6 @@ jc_connect(FunctionCallInfo fcinfo)
 	if (!OidIsValid(current_nspid))
 		elog(ERROR, "cache lookup failed for function %u",
 			 fcinfo->flinfo->fn_oid);
-
-	if (!callback_registered)
-	{
-		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_plans,
-									  (Datum) 0);
-		RegisterXactCallback(free_retired_plans, NULL);
-		callback_registered = true;
-	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
