@@ -178,3 +178,40 @@ SELECT count(*) AS chunks_before FROM job_chunks WHERE job_id = 80 \gset
 SELECT * FROM jc_purge_jobs('0');
 SELECT id, state FROM crawl_jobs ORDER BY id;
 SELECT count(*) = :chunks_before AS kept FROM job_chunks WHERE job_id = 80;
+
+-- Purging takes back expired leases first, of every job, as a claim would
+-- (the leases are set back here, rather than waited for).  A cancelled job
+-- whose last worker died is then purged without waiting for a claim: its
+-- chunk fails ('job cancelled'), and the job is finished.
+INSERT INTO crawl_jobs (id, name) VALUES (92, 'cancelled, by age'),
+    (93, 'cancelled, by age'), (94, 'active'), (95, 'cancelled'),
+    (96, 'active');
+SELECT count(*) FROM generate_series(92, 96) AS id, LATERAL jc_create_chunks(id, 500);
+SELECT count(*) FROM generate_series(92, 96) AS id, LATERAL jc_next_pending(id);
+SELECT jc_cancel_job(92), jc_cancel_job(93), jc_cancel_job(95);
+
+-- An active job's chunk goes back to pending, so the job is not finished:
+-- the purge is refused and, like every refusal, changes nothing.
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id = 96;
+SELECT fingerprint() AS before \gset
+SELECT outcome('SELECT jobchunk.jc_purge_job(96)');
+SELECT fingerprint() = :'before' AS unchanged;
+
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id = 95;
+SELECT j.id, p.processing_chunks, p.is_complete
+FROM crawl_jobs AS j, LATERAL jc_progress(j.id) AS p
+WHERE j.id IN (95, 96) ORDER BY j.id;
+SELECT jc_purge_job(95);
+SELECT job_id, status, error_message FROM job_chunks WHERE job_id IN (95, 96);
+
+-- By age: the chunks of 92 and 93 fail now, so the jobs finish now, and a
+-- later call purges them.
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id IN (92, 93, 94);
+SELECT * FROM jc_purge_jobs('0');
+SELECT job_id, status, error_message, lease_expires_at
+FROM job_chunks WHERE job_id IN (92, 93, 94) ORDER BY job_id;
+SELECT * FROM jc_purge_jobs('0');
+SELECT id, state FROM crawl_jobs ORDER BY id;

@@ -150,6 +150,23 @@ WHERE id = :c0 + 3;
 SELECT lease_token AS t4 FROM job_chunks WHERE id = :c0 + 3 \gset
 SELECT chunk_index, retry_count, lease_token > :t4 AS new_token, task_id FROM jc_next_pending(NULL, 'w4');
 
+-- So does a claim of one job (63): a job nobody claims from any more (62:
+-- its workers died, and it is paused) gets its chunks back all the same.
+INSERT INTO crawl_jobs (id, name) VALUES (62, 'abandoned'), (63, 'another');
+SELECT count(*) FROM jc_create_chunks(62, 500);
+SELECT count(*) FROM jc_create_chunks(63, 500);
+SELECT id AS a0, lease_token AS ta FROM jc_next_pending(62, 'gone') \gset
+SELECT jc_pause_job(62);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE id = :a0;
+SELECT job_id FROM jc_next_pending(63);
+SELECT status, retry_count, error_message, task_id, lease_expires_at
+FROM jc_chunk(:a0);
+SELECT total, pending, processing FROM jc_statistics(62);
+SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_completed(' || :a0 || ', ' || :ta || ')'),
+                      '[0-9]{12,}', '<token>', 'g') AS late_worker;
+DELETE FROM crawl_jobs WHERE id IN (62, 63);
+
 -- Even when the chunk taken back is the only one left to claim.
 SELECT count(*) FROM jc_claim(60, 100);
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'

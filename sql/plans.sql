@@ -120,3 +120,22 @@ SELECT pg_temp.claim_index_pages() - :before AS from_head \gset
 SELECT :from_position <= 8 AS few_pages_from_position, :from_head >= 25 AS dead_entries_from_head;
 RESET jobchunk.rescan_interval;
 ALTER TABLE job_chunks RESET (autovacuum_enabled);
+
+-- Taking back expired leases reads only the expired ones, however many
+-- chunks are in flight (5,000 here, none expired): a claim across all jobs
+-- that takes back leases reads no entry of job_chunks_lease_idx, nor of
+-- job_chunks_task_id_idx, the other index of processing chunks.
+SELECT count(*) FROM jc_claim(90, 5000, 'w', interval '1 hour');
+ANALYZE job_chunks;
+CREATE FUNCTION pg_temp.lease_entries_read() RETURNS bigint LANGUAGE sql AS $$
+    SELECT sum(idx_tup_read) FROM pg_stat_user_indexes
+    WHERE indexrelid IN ('jobchunk.job_chunks_lease_idx'::regclass,
+                         'jobchunk.job_chunks_task_id_idx'::regclass)
+$$;
+SET jobchunk.rescan_interval = 0;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.lease_entries_read() AS before \gset
+SELECT count(*) FROM jc_next_pending();
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.lease_entries_read() - :before AS lease_entries_read;
+RESET jobchunk.rescan_interval;

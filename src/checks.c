@@ -177,9 +177,10 @@ jc_interval_fields_within(const Interval *interval, int years)
  * When the lease given by the interval in argument argno ends, as a
  * timestamptz: the lease runs from the time of the call, for
  * jobchunk.lease_timeout when the argument is NULL.  It must end after it
- * starts and at most JC_MAX_LEASE_YEARS later.  (Comparing the interval
- * with zero is not enough: from the 1st of February, '1 mon -29 days' ends
- * in the past.)  The statements take the end, not the interval, so that the
+ * starts and at most JC_MAX_LEASE_YEARS later, both compared as times from
+ * the start of the lease, not as intervals: from the 1st of February,
+ * '1 mon -29 days' ends in the past, and an interval comparison would count
+ * 100 years as 36,000 days.  The statements take the end, not the interval, so that the
  * lease checked is the lease granted.
  */
 #define JC_MAX_LEASE_YEARS 100
@@ -199,14 +200,16 @@ jc_lease_end_arg(FunctionCallInfo fcinfo, int argno)
 	if (jc_interval_fields_within(lease, JC_MAX_LEASE_YEARS))
 	{
 		Interval	longest = {0};
+		TimestampTz latest;
 
 		longest.month = JC_MAX_LEASE_YEARS * MONTHS_PER_YEAR;
 		end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													  TimestampTzGetDatum(start),
 													  IntervalPGetDatum(lease)));
-		if (end > start &&
-			DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(lease),
-											 IntervalPGetDatum(&longest))))
+		latest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(start),
+														 IntervalPGetDatum(&longest)));
+		if (end > start && end <= latest)
 			return TimestampTzGetDatum(end);
 	}
 

@@ -4,9 +4,10 @@
  *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
  * A claim that starts at the head of the job's queue (see below) first
- * takes back chunks whose lease has expired (reaping): each becomes pending
- * again as a new attempt, with retry_count + 1, or failed once retry_count
- * has reached jobchunk.max_retries.  Then one statement
+ * takes back chunks whose lease has expired, of any job (reaping): each
+ * becomes pending again as a new attempt, with retry_count + 1, or failed
+ * once retry_count has reached jobchunk.max_retries or its job is
+ * cancelled.  Then one statement
  * picks the first pending chunks of the job in claim order (higher priority
  * first, then older, then lower chunk_index), locks them with FOR UPDATE
  * SKIP LOCKED and marks them processing with a lease and a new fencing
@@ -68,7 +69,7 @@ PG_FUNCTION_INFO_V1(jc_claim);
 /* The job this backend last claimed from across all jobs */
 static int64 last_job_served = 0;
 
-/* When this backend last took back expired leases of all jobs */
+/* When a claim across all jobs in this backend last took back leases */
 static TimestampTz last_reap_any_job = 0;
 
 /*
@@ -106,61 +107,67 @@ static HTAB *positions = NULL;
 static uint64 positions_epoch = 0;
 
 /*
- * $1 job_id (unused across all jobs), $2 jobchunk.max_retries, $3 how many,
- * $4 the counts' stripe, $5 the time of the call (a parameter, not
- * JC_CLOCK, so that it bounds the scan of job_chunks_lease_idx).  A chunk
- * taken back becomes pending as a new attempt, or failed once it is out of
- * retries or its job is cancelled.  Returns the job of each chunk taken
- * back, and whether it can be claimed now.
+ * Taking back expired leases, of any job: $1 jobchunk.max_retries, $2 how
+ * many at most, $3 the counts' stripe, $4 the time of the call (a
+ * parameter, not JC_CLOCK, so that it bounds the scan of
+ * job_chunks_lease_idx, whose key is lease_expires_at alone: the scan reads
+ * only expired leases, however many chunks are in flight).  The earliest
+ * expired are taken first.  A chunk taken back becomes pending as a new
+ * attempt, or failed once it is out of retries or its job is cancelled.
+ * Returns the job of each chunk taken back, and whether it can be claimed
+ * now.
+ *
+ * A claim takes back the expired leases of every job, not only of the job
+ * it claims from: a job that no worker claims from any more (its workers
+ * died, it was paused or cancelled) gets its chunks back all the same, and
+ * one scan of the index serves every job.
  *
  * The jobs of the expired chunks are locked FOR KEY SHARE before their state
  * is read, so that a concurrent jc_cancel_job(), which locks its job FOR
  * UPDATE, either sees the chunks this statement makes pending or makes this
- * statement see the job cancelled.  A job locked FOR UPDATE (being
- * cancelled or purged) is skipped, not waited for, since the claim may
- * already hold chunks the cancel waits for; a later claim takes its chunks
- * back.
+ * statement see the job cancelled.  A job another transaction holds FOR
+ * UPDATE (being cancelled or purged) is skipped, not waited for, since the
+ * caller may already hold chunks the cancel waits for; a later call takes
+ * its chunks back.  The jobs are locked before their chunks, and only the
+ * chunks of the jobs locked are: a chunk locked and then left unchanged
+ * would stay locked until the caller's transaction ends, and its own
+ * worker's completion or heartbeat would wait for that.
  */
 #define GIVE_UP \
-	"(c.retry_count OPERATOR(pg_catalog.>=) $2 OR j.state OPERATOR(pg_catalog.=) 'cancelled')"
-#define REAP(job_filter) \
-	"WITH expired AS (" \
-	"SELECT e.id, e.job_id FROM @extschema@.job_chunks AS e " \
-	"WHERE " job_filter "e.status OPERATOR(pg_catalog.=) 'processing' " \
-	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $5 " \
-	"ORDER BY e.lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), " \
-	"jobs AS (" \
-	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j " \
-	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT x.job_id FROM expired AS x)) " \
-	"ORDER BY j.id FOR KEY SHARE SKIP LOCKED), " \
-	"reaped AS (" \
-	"UPDATE @extschema@.job_chunks AS c SET " \
-	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, " \
-	"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count " \
-	"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, " \
-	"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, " \
-	"error_message = CASE WHEN j.state OPERATOR(pg_catalog.=) 'cancelled' " \
-	"THEN 'job cancelled' ELSE 'lease expired' END, " \
-	"lease_expires_at = NULL, updated_at = pg_catalog.now() " \
-	"FROM expired AS x JOIN jobs AS j ON j.id OPERATOR(pg_catalog.=) x.job_id " \
-	"WHERE c.id OPERATOR(pg_catalog.=) x.id " \
-	"RETURNING c.job_id, c.status, j.state), " \
-	JC_COUNT("reaped", "0", "-1", "0", \
-			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$4") \
-	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' " \
-	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped"
-
-static JcQuery reap_job = {
-	.sql = REAP("e.job_id OPERATOR(pg_catalog.=) $1 AND "),
-	.nargs = 5,
-	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
-	.expect = SPI_OK_SELECT
-};
-
-static JcQuery reap_any_job = {
-	.sql = REAP(""),
-	.nargs = 5,
-	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
+	"(c.retry_count OPERATOR(pg_catalog.>=) $1 OR j.state OPERATOR(pg_catalog.=) 'cancelled')"
+static JcQuery take_back_expired = {
+	.sql = "WITH jobs AS ("
+	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j "
+	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"SELECT e.job_id FROM @extschema@.job_chunks AS e "
+	"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
+	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
+	"ORDER BY e.lease_expires_at LIMIT $2)) "
+	"ORDER BY j.id FOR KEY SHARE SKIP LOCKED), "
+	"expired AS ("
+	"SELECT e.id, e.job_id FROM @extschema@.job_chunks AS e "
+	"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
+	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
+	"AND e.job_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT k.id FROM jobs AS k)) "
+	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+	"reaped AS ("
+	"UPDATE @extschema@.job_chunks AS c SET "
+	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, "
+	"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count "
+	"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, "
+	"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, "
+	"error_message = CASE WHEN j.state OPERATOR(pg_catalog.=) 'cancelled' "
+	"THEN 'job cancelled' ELSE 'lease expired' END, "
+	"lease_expires_at = NULL, updated_at = pg_catalog.now() "
+	"FROM expired AS x JOIN jobs AS j ON j.id OPERATOR(pg_catalog.=) x.job_id "
+	"WHERE c.id OPERATOR(pg_catalog.=) x.id "
+	"RETURNING c.job_id, c.status, j.state), "
+	JC_COUNT("reaped", "0", "-1", "0",
+			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$3")
+	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' "
+	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped",
+	.nargs = 4,
+	.argtypes = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -272,7 +279,7 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 {
 	bool		isnull;
 
-	/* Not read-only: the walk must see the chunks reap() made pending. */
+	/* Not read-only: the walk must see the chunks taken back as pending. */
 	if (jc_execute(query, values, NULL, false) == 0)
 		return false;
 	*priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -286,21 +293,21 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 }
 
 /*
- * Take back up to n chunks whose leases expired before now, of the job or
- * of all jobs, and wake workers for the jobs that got chunks back.
+ * Take back up to n chunks, of any job, whose leases expired before now, and
+ * wake workers for the jobs that got chunks back; return how many.  Needs an
+ * SPI connection.
  */
-static void
-reap(bool any_job, int64 job_id, int n, TimestampTz now)
+uint64
+jc_take_back_expired(int n, TimestampTz now)
 {
-	Datum		values[5];
+	Datum		values[4];
 	uint64		reaped;
 
-	values[0] = Int64GetDatum(job_id);
-	values[1] = Int32GetDatum(jc_max_retries);
-	values[2] = Int32GetDatum(n);
-	values[3] = jc_stripe();
-	values[4] = TimestampTzGetDatum(now);
-	reaped = jc_execute(any_job ? &reap_any_job : &reap_job, values, NULL, false);
+	values[0] = Int32GetDatum(jc_max_retries);
+	values[1] = Int32GetDatum(n);
+	values[2] = jc_stripe();
+	values[3] = TimestampTzGetDatum(now);
+	reaped = jc_execute(&take_back_expired, values, NULL, false);
 
 	for (uint64 i = 0; i < reaped; i++)
 	{
@@ -312,6 +319,7 @@ reap(bool any_job, int64 job_id, int n, TimestampTz now)
 															SPI_tuptable->tupdesc,
 															1, &isnull)));
 	}
+	return reaped;
 }
 
 /*
@@ -487,7 +495,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n &&
 		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		reap(false, job_id, Max(n - (int) claimed, REAP_AT_LEAST), now);
+		(void) jc_take_back_expired(Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
@@ -599,7 +607,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 
 		if (rescan_due(last_reap_any_job, now))
 		{
-			reap(true, 0, Max(n, REAP_AT_LEAST), now);
+			(void) jc_take_back_expired(Max(n, REAP_AT_LEAST), now);
 			last_reap_any_job = now;
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);

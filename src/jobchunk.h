@@ -28,7 +28,7 @@
 #define JC_FAILED		"failed"
 
 /* The version of the SQL definitions this library is for */
-#define JC_SQL_VERSION	"1.5"
+#define JC_SQL_VERSION	"1.6"
 
 /* Longest task_id, in characters: job_chunks.task_id is varchar(255) */
 #define JC_TASK_ID_MAXLEN	255
@@ -159,6 +159,7 @@ extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */
+extern uint64 jc_take_back_expired(int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
 

@@ -169,6 +169,22 @@ change_state(int64 job_id, const char *new_state, const char *action)
 }
 
 /*
+ * Take back every expired lease, of any job, as claims do (see claim.c), so
+ * that a job whose last workers died finishes: a cancelled one can then be
+ * purged without waiting for a claim.  Needs an SPI connection.
+ */
+#define TAKE_BACK_BATCH 1000
+
+static void
+take_back_all_expired(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	while (jc_take_back_expired(TAKE_BACK_BATCH, now) == TAKE_BACK_BATCH)
+		CHECK_FOR_INTERRUPTS();
+}
+
+/*
  * jc_create_job(name text DEFAULT NULL) RETURNS bigint
  *
  * Creates an active job and returns its id: the same as an INSERT into
@@ -259,8 +275,10 @@ jc_cancel_job(PG_FUNCTION_ARGS)
  *
  * Purges a finished job: one with chunks, none pending or processing, or a
  * cancelled one.  A job without chunks that is not cancelled is a job whose
- * chunks are still to be created, as for jc_is_complete().  Returns how many
- * chunks it deleted.
+ * chunks are still to be created, as for jc_is_complete().  Expired leases
+ * are taken back first, so a chunk whose worker died counts as what it
+ * becomes: pending, or failed in a cancelled job.  Returns how many chunks
+ * it deleted.
  */
 Datum
 jc_purge_job(PG_FUNCTION_ARGS)
@@ -277,6 +295,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 
 	jc_connect(fcinfo);
 	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
+	take_back_all_expired();
 
 	/*
 	 * Counted in a statement of its own, not read-only, so with a snapshot
@@ -348,9 +367,10 @@ purge_cutoff(Interval *older_than)
  *
  * Purges every job that finished (as for jc_purge_job()) before now() -
  * older_than, in job id order, and returns each with how many chunks it
- * had.  A job locked by another transaction (being cancelled, retried,
- * purged) is skipped, so the call never waits for workers; it is purged by
- * a later call.
+ * had.  Expired leases are taken back first, as by jc_purge_job().  A job
+ * locked by another transaction (being cancelled, retried, purged) is
+ * skipped, so the call never waits for workers; it is purged by a later
+ * call.
  */
 Datum
 jc_purge_jobs(PG_FUNCTION_ARGS)
@@ -367,6 +387,7 @@ jc_purge_jobs(PG_FUNCTION_ARGS)
 	tupdesc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
 
 	jc_connect(fcinfo);
+	take_back_all_expired();
 	njobs = jc_execute(&jobs_finished_before, values, " n", false);
 	job_ids = palloc(njobs * sizeof(int64));
 	for (uint64 i = 0; i < njobs; i++)
