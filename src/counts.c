@@ -9,7 +9,7 @@
  * row lock: each backend adds its changes to the stripe of its slot in the
  * process array.  Slots are unique among the backends running at one time,
  * so two share a stripe only when their slots are a multiple of JC_STRIPES
- * apart.  Every statement that changes a chunk's status to or from
+ * apart, or when one has moved on (below).  Every statement that changes a chunk's status to or from
  * completed or failed adds its change to the counts in the same statement
  * (JC_COUNT in jobchunk.h), so the counts agree with the rows in every
  * snapshot.
@@ -27,7 +27,10 @@
  * until COMMIT PREPARED or ROLLBACK PREPARED, and no deadlock is detected
  * while a backend waits for it: so after PREPARE TRANSACTION the backend
  * moves on to the next stripe, lest its next call wait forever for its own
- * prepared transaction.
+ * prepared transaction.  That stripe is another slot's, so the backend in
+ * that slot may now wait for this one; and any backend on the prepared
+ * transaction's stripe waits for it until it is resolved (see the README,
+ * Two-phase commit).
  *
  * src/counts.c
  *
