@@ -4,7 +4,8 @@
 -- after a schema change has made every plan be remade (the plan of the
 -- statement that fired the trigger is freed only when the transaction
 -- ends), and a claim that claims again from the same job (each works on a
--- copy of the backend's position in the job).
+-- copy of the backend's position in the job); and triggers that skip the
+-- rows a call inserts, which it refuses, changing nothing.
 --
 SET search_path = jobchunk, public;
 INSERT INTO crawl_jobs (id, name) VALUES (110, 'nested');
@@ -39,3 +40,29 @@ SELECT total, pending, processing, completed, failed FROM jc_statistics(110);
 DROP TRIGGER nested ON job_chunks;
 DROP FUNCTION public.nested();
 DELETE FROM crawl_jobs WHERE id = 110;
+
+-- A trigger that skips the new job, or some of the new chunks: the call is
+-- refused (09000), and changes nothing.
+CREATE FUNCTION public.skip() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'crawl_jobs' THEN
+        RETURN NULL;
+    ELSIF NEW.chunk_index % 2 = 1 THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+INSERT INTO crawl_jobs (id, name) VALUES (111, 'half skipped');
+CREATE TRIGGER skip BEFORE INSERT ON crawl_jobs
+FOR EACH ROW EXECUTE FUNCTION public.skip();
+CREATE TRIGGER skip BEFORE INSERT ON job_chunks
+FOR EACH ROW EXECUTE FUNCTION public.skip();
+SELECT fingerprint() AS before \gset
+SELECT outcome('SELECT jobchunk.jc_create_job(''skipped'')');
+SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
+SELECT fingerprint() = :'before' AS unchanged;
+DROP TRIGGER skip ON crawl_jobs;
+DROP TRIGGER skip ON job_chunks;
+DROP FUNCTION public.skip();
+DELETE FROM crawl_jobs WHERE id = 111;

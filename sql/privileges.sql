@@ -102,6 +102,14 @@ SET ROLE jobchunk_producer;
 SELECT jobchunk.jc_cancel_job(:job);
 RESET ROLE;
 
+-- jobchunk.max_retries is a superuser's setting: a claim applies it to the
+-- expired leases it takes back, of any job, so a worker may not make other
+-- workers' chunks fail at once, nor retry them for ever.
+SET ROLE jobchunk_worker;
+SELECT public.outcome('SET jobchunk.max_retries = 0');
+SHOW jobchunk.max_retries;
+RESET ROLE;
+
 --
 -- Every grant is needed: each role's calls, run once with all its grants
 -- and then once with each single grant revoked, stop at 42501.

@@ -306,12 +306,16 @@ BEGIN
                     -- Leases run from the time of the call, and tokens come
                     -- from it, which is not the same in the two runs:
                     -- leases are compared as the whole seconds they have
-                    -- left (ceil(), as time has passed since the call),
-                    -- and tokens not at all.
+                    -- left (ceil(), as time has passed since the call), or
+                    -- as expired, however long ago, and tokens not at all.
                     IF jsonb_typeof(r->0) = 'object' AND r->0 ? 'lease_expires_at' THEN
                         r := (SELECT jsonb_agg(e - 'lease_expires_at' - 'lease_token' || jsonb_build_object(
-                                  'lease', ceil(extract(epoch FROM (e->>'lease_expires_at')::timestamptz
-                                                                   - clock_timestamp()))))
+                                  'lease', CASE
+                                      WHEN (e->>'lease_expires_at')::timestamptz < clock_timestamp()
+                                      THEN to_jsonb('expired'::text)
+                                      ELSE to_jsonb(ceil(extract(epoch FROM (e->>'lease_expires_at')::timestamptz
+                                                                            - clock_timestamp())))
+                                  END))
                               FROM jsonb_array_elements(r) AS e);
                     ELSIF (r->>0) ~ '^\d{4}-\d\d-\d\dT' THEN
                         r := to_jsonb('the call + ' ||

@@ -145,7 +145,12 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(priority);
 	values[3] = Int64GetDatum(chunk_size);
 	values[4] = Int32GetDatum((int32) (nchunks - 1));
-	jc_execute_into_result(fcinfo, &insert_chunks, values, NULL, false);
+	if (jc_execute_into_result(fcinfo, &insert_chunks, values, NULL, false) !=
+		(uint64) nchunks)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("could not create the chunks of job %lld", (long long) job_id),
+				 errdetail("A trigger on job_chunks skipped some of the new rows; the job's counts would not match them.")));
 
 	values[1] = Int32GetDatum((int32) nchunks);
 	values[2] = jc_stripe();

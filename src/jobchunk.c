@@ -98,14 +98,19 @@ _PG_init(void)
 							NULL,
 							NULL);
 
+	/*
+	 * A superuser's setting: a claim applies it to the expired leases it
+	 * takes back, which may be any role's chunks of any job.
+	 */
 	DefineCustomIntVariable("jobchunk.max_retries",
 							"Number of times a chunk may be retried, by jc_retry() or after its lease expired.",
-							NULL,
+							"A claim applies it to the chunks of any job whose leases it takes back, "
+							"so only a superuser, or a role granted SET on it, may change it.",
 							&jc_max_retries,
 							3,
 							0,
 							INT_MAX,
-							PGC_USERSET,
+							PGC_SUSET,
 							0,
 							NULL,
 							NULL,

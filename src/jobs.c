@@ -200,7 +200,11 @@ jc_create_job(PG_FUNCTION_ARGS)
 	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
 
 	jc_connect(fcinfo);
-	jc_execute(&insert_job, values, PG_ARGISNULL(0) ? "n" : NULL, false);
+	if (jc_execute(&insert_job, values, PG_ARGISNULL(0) ? "n" : NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("could not create a job"),
+				 errdetail("A trigger on crawl_jobs skipped the new row.")));
 	job_id = jc_result_int64(0, 1);
 	jc_finish();
 	PG_RETURN_INT64(job_id);

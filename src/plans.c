@@ -311,7 +311,8 @@ jc_result_value(int column, bool *isnull)
 	Datum		value;
 	TupleDesc	tupdesc = SPI_tuptable->tupdesc;
 
-	Assert(SPI_processed > 0);
+	if (SPI_processed == 0)
+		elog(ERROR, "statement returned no row");
 	value = SPI_getbinval(SPI_tuptable->vals[0], tupdesc, column, isnull);
 	if (*isnull)
 		return (Datum) 0;
@@ -330,9 +331,11 @@ jc_result_int64(uint64 row, int column)
 	bool		isnull;
 	Datum		value;
 
-	Assert(row < SPI_processed);
+	if (row >= SPI_processed)
+		elog(ERROR, "statement returned no row %llu", (unsigned long long) row);
 	value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						  column, &isnull);
-	Assert(!isnull);
+	if (isnull)
+		elog(ERROR, "statement returned null in column %d", column);
 	return DatumGetInt64(value);
 }

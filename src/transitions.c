@@ -218,6 +218,7 @@ static JcQuery chunk_state = {
  * token token.
  */
 static void
+pg_attribute_noreturn()
 refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	   const char *from)
 {
@@ -294,7 +295,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 			 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
 							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
 							  retries, retries, jc_max_retries),
-			 errhint("Raise jobchunk.max_retries to retry it again.")));
+			 errhint("A superuser can raise jobchunk.max_retries to retry it again.")));
 }
 
 /*
