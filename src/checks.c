@@ -180,8 +180,8 @@ jc_interval_fields_within(const Interval *interval, int years)
  * starts and at most JC_MAX_LEASE_YEARS later, both compared as times from
  * the start of the lease, not as intervals: from the 1st of February,
  * '1 mon -29 days' ends in the past, and an interval comparison would count
- * 100 years as 36,000 days.  The statements take the end, not the interval, so that the
- * lease checked is the lease granted.
+ * 100 years as 36,000 days.  The statements take the end, not the interval,
+ * so that the lease checked is the lease granted.
  */
 #define JC_MAX_LEASE_YEARS 100
 
