@@ -28,8 +28,9 @@
  * follow each to its newest version, lock that although it is no longer
  * pending, and make the worker completing it wait for the claim: with 32
  * backends on one job, about one such lock per claim, and up to dozens in
- * one.  A chunk whose claim rolled back, or that another statement locked,
- * keeps the mark until it is claimed from the head.
+ * one.  A chunk whose claim rolled back, that another statement locked, or
+ * that was taken back from an expired lease (the take-back locks it before
+ * it changes it), keeps the mark until it is claimed from the head.
  *
  * Chunks can become pending behind a position: retried, taken back from an
  * expired lease, or left pending by a claim that rolled back.  Therefore a
