@@ -179,10 +179,11 @@ SELECT * FROM jc_purge_jobs('0');
 SELECT id, state FROM crawl_jobs ORDER BY id;
 SELECT count(*) = :chunks_before AS kept FROM job_chunks WHERE job_id = 80;
 
--- Purging takes back expired leases first, of every job, as a claim would
--- (the leases are set back here, rather than waited for).  A cancelled job
--- whose last worker died is then purged without waiting for a claim: its
--- chunk fails ('job cancelled'), and the job is finished.
+-- Purging takes back expired leases first, as a claim would (the leases
+-- are set back here, rather than waited for): jc_purge_job those of its
+-- job, jc_purge_jobs those of every job.  A cancelled job whose last worker
+-- died is then purged without waiting for a claim: its chunk fails ('job
+-- cancelled'), and the job is finished.
 INSERT INTO crawl_jobs (id, name) VALUES (92, 'cancelled, by age'),
     (93, 'cancelled, by age'), (94, 'active'), (95, 'cancelled'),
     (96, 'active');
@@ -207,11 +208,11 @@ SELECT jc_purge_job(95);
 SELECT job_id, status, error_message FROM job_chunks WHERE job_id IN (95, 96);
 
 -- By age: the chunks of 92 and 93 fail now, so the jobs finish now, and a
--- later call purges them.
+-- later call purges them; 94's and 96's become pending.
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE job_id IN (92, 93, 94);
 SELECT * FROM jc_purge_jobs('0');
 SELECT job_id, status, error_message, lease_expires_at
-FROM job_chunks WHERE job_id IN (92, 93, 94) ORDER BY job_id;
+FROM job_chunks WHERE job_id IN (92, 93, 94, 96) ORDER BY job_id;
 SELECT * FROM jc_purge_jobs('0');
 SELECT id, state FROM crawl_jobs ORDER BY id;

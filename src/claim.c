@@ -108,11 +108,11 @@ static HTAB *positions = NULL;
 static uint64 positions_epoch = 0;
 
 /*
- * Taking back expired leases, of any job: $1 jobchunk.max_retries, $2 how
- * many at most, $3 the counts' stripe, $4 the time of the call (a
- * parameter, not JC_CLOCK, so that it bounds the scan of
- * job_chunks_lease_idx, whose key is lease_expires_at alone: the scan reads
- * only expired leases, however many chunks are in flight).  The earliest
+ * Taking back expired leases: $1 jobchunk.max_retries, $2 how many at most,
+ * $3 the counts' stripe, $4 the time of the call (a parameter, not
+ * JC_CLOCK, so that it bounds the scan of job_chunks_lease_idx, whose key is
+ * lease_expires_at alone: the scan reads only expired leases, however many
+ * chunks are in flight), $5 the job, or NULL for any job.  The earliest
  * expired are taken first.  A chunk taken back becomes pending as a new
  * attempt, or failed once it is out of retries or its job is cancelled.
  * Returns the job of each chunk taken back, and whether it can be claimed
@@ -123,52 +123,48 @@ static uint64 positions_epoch = 0;
  * died, it was paused or cancelled) gets its chunks back all the same, and
  * one scan of the index serves every job.
  *
- * The jobs of the expired chunks are locked FOR KEY SHARE before their state
- * is read, so that a concurrent jc_cancel_job(), which locks its job FOR
+ * The job of each expired chunk is locked FOR KEY SHARE before its state is
+ * read, so that a concurrent jc_cancel_job(), which locks its job FOR
  * UPDATE, either sees the chunks this statement makes pending or makes this
  * statement see the job cancelled.  A job another transaction holds FOR
  * UPDATE (being cancelled or purged) is skipped, not waited for, since the
  * caller may already hold chunks the cancel waits for; a later call takes
- * its chunks back.  The jobs are locked before their chunks, and only the
- * chunks of the jobs locked are: a chunk locked and then left unchanged
- * would stay locked until the caller's transaction ends, and its own
- * worker's completion or heartbeat would wait for that.
+ * its chunks back.  Each chunk's job is locked before the chunk, and only
+ * the chunks of the jobs locked are, and count towards $2: a chunk locked
+ * and then left unchanged would stay locked until the caller's transaction
+ * ends, and its own worker's completion or heartbeat would wait for that;
+ * and the expired chunks of a job so held must not use up $2 and keep the
+ * later ones of other jobs from being taken back.
  */
 #define GIVE_UP \
-	"(c.retry_count OPERATOR(pg_catalog.>=) $1 OR j.state OPERATOR(pg_catalog.=) 'cancelled')"
+	"(c.retry_count OPERATOR(pg_catalog.>=) $1 OR x.state OPERATOR(pg_catalog.=) 'cancelled')"
 static JcQuery take_back_expired = {
-	.sql = "WITH jobs AS ("
-	"SELECT j.id, j.state FROM @extschema@.crawl_jobs AS j "
-	"WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY("
-	"SELECT e.job_id FROM @extschema@.job_chunks AS e "
+	.sql = "WITH expired AS ("
+	"SELECT e.id, e.job_id, j.state FROM @extschema@.job_chunks AS e "
+	"CROSS JOIN LATERAL (SELECT l.state FROM @extschema@.crawl_jobs AS l "
+	"WHERE l.id OPERATOR(pg_catalog.=) e.job_id FOR KEY SHARE SKIP LOCKED) AS j "
 	"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
 	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
-	"ORDER BY e.lease_expires_at LIMIT $2)) "
-	"ORDER BY j.id FOR KEY SHARE SKIP LOCKED), "
-	"expired AS ("
-	"SELECT e.id, e.job_id FROM @extschema@.job_chunks AS e "
-	"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
-	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
-	"AND e.job_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT k.id FROM jobs AS k)) "
-	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+	"AND ($5 IS NULL OR e.job_id OPERATOR(pg_catalog.=) $5) "
+	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED), "
 	"reaped AS ("
 	"UPDATE @extschema@.job_chunks AS c SET "
 	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, "
 	"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count "
 	"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, "
 	"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, "
-	"error_message = CASE WHEN j.state OPERATOR(pg_catalog.=) 'cancelled' "
+	"error_message = CASE WHEN x.state OPERATOR(pg_catalog.=) 'cancelled' "
 	"THEN 'job cancelled' ELSE 'lease expired' END, "
 	"lease_expires_at = NULL, updated_at = pg_catalog.now() "
-	"FROM expired AS x JOIN jobs AS j ON j.id OPERATOR(pg_catalog.=) x.job_id "
+	"FROM expired AS x "
 	"WHERE c.id OPERATOR(pg_catalog.=) x.id "
-	"RETURNING c.job_id, c.status, j.state), "
+	"RETURNING c.job_id, c.status, x.state), "
 	JC_COUNT("reaped", "0", "-1", "0",
 			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$3")
 	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' "
 	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped",
-	.nargs = 4,
-	.argtypes = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID},
+	.nargs = 5,
+	.argtypes = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -294,21 +290,24 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 }
 
 /*
- * Take back up to n chunks, of any job, whose leases expired before now, and
- * wake workers for the jobs that got chunks back; return how many.  Needs an
- * SPI connection.
+ * Take back up to n chunks whose leases expired before now, of job job_id,
+ * or of any job when it is 0, and wake workers for the jobs that got chunks
+ * back; return how many.  Fewer than n: no other expired lease can be taken
+ * back now.  Needs an SPI connection.
  */
 uint64
-jc_take_back_expired(int n, TimestampTz now)
+jc_take_back_expired(int64 job_id, int n, TimestampTz now)
 {
-	Datum		values[4];
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', job_id == 0 ? 'n' : ' '};
 	uint64		reaped;
 
 	values[0] = Int32GetDatum(jc_max_retries);
 	values[1] = Int32GetDatum(n);
 	values[2] = jc_stripe();
 	values[3] = TimestampTzGetDatum(now);
-	reaped = jc_execute(&take_back_expired, values, NULL, false);
+	values[4] = Int64GetDatum(job_id);
+	reaped = jc_execute(&take_back_expired, values, nulls, false);
 
 	for (uint64 i = 0; i < reaped; i++)
 	{
@@ -496,7 +495,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n &&
 		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		(void) jc_take_back_expired(Max(n - (int) claimed, REAP_AT_LEAST), now);
+		(void) jc_take_back_expired(0, Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
@@ -608,7 +607,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 
 		if (rescan_due(last_reap_any_job, now))
 		{
-			(void) jc_take_back_expired(Max(n, REAP_AT_LEAST), now);
+			(void) jc_take_back_expired(0, Max(n, REAP_AT_LEAST), now);
 			last_reap_any_job = now;
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);

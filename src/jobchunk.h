@@ -159,7 +159,7 @@ extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */
-extern uint64 jc_take_back_expired(int n, TimestampTz now);
+extern uint64 jc_take_back_expired(int64 job_id, int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
 

@@ -169,18 +169,19 @@ change_state(int64 job_id, const char *new_state, const char *action)
 }
 
 /*
- * Take back every expired lease, of any job, as claims do (see claim.c), so
- * that a job whose last workers died finishes: a cancelled one can then be
- * purged without waiting for a claim.  Needs an SPI connection.
+ * Take back every expired lease of the job, or of any job when job_id is 0,
+ * as claims do (see claim.c), so that a job whose last workers died
+ * finishes: a cancelled one can then be purged without waiting for a claim.
+ * Needs an SPI connection.
  */
 #define TAKE_BACK_BATCH 1000
 
 static void
-take_back_all_expired(void)
+take_back_all_expired(int64 job_id)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	while (jc_take_back_expired(TAKE_BACK_BATCH, now) == TAKE_BACK_BATCH)
+	while (jc_take_back_expired(job_id, TAKE_BACK_BATCH, now) == TAKE_BACK_BATCH)
 		CHECK_FOR_INTERRUPTS();
 }
 
@@ -279,9 +280,9 @@ jc_cancel_job(PG_FUNCTION_ARGS)
  *
  * Purges a finished job: one with chunks, none pending or processing, or a
  * cancelled one.  A job without chunks that is not cancelled is a job whose
- * chunks are still to be created, as for jc_is_complete().  Expired leases
- * are taken back first, so a chunk whose worker died counts as what it
- * becomes: pending, or failed in a cancelled job.  Returns how many chunks
+ * chunks are still to be created, as for jc_is_complete().  The job's
+ * expired leases are taken back first, so a chunk whose worker died counts
+ * as what it becomes: pending, or failed in a cancelled job.  Returns how many chunks
  * it deleted.
  */
 Datum
@@ -299,7 +300,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 
 	jc_connect(fcinfo);
 	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
-	take_back_all_expired();
+	take_back_all_expired(job_id);
 
 	/*
 	 * Counted in a statement of its own, not read-only, so with a snapshot
@@ -371,7 +372,7 @@ purge_cutoff(Interval *older_than)
  *
  * Purges every job that finished (as for jc_purge_job()) before now() -
  * older_than, in job id order, and returns each with how many chunks it
- * had.  Expired leases are taken back first, as by jc_purge_job().  A job
+ * had.  Expired leases are taken back first, of every job.  A job
  * locked by another transaction (being cancelled, retried, purged) is
  * skipped, so the call never waits for workers; it is purged by a later
  * call.
@@ -391,7 +392,7 @@ jc_purge_jobs(PG_FUNCTION_ARGS)
 	tupdesc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
 
 	jc_connect(fcinfo);
-	take_back_all_expired();
+	take_back_all_expired(0);
 	njobs = jc_execute(&jobs_finished_before, values, " n", false);
 	job_ids = palloc(njobs * sizeof(int64));
 	for (uint64 i = 0; i < njobs; i++)
