@@ -216,3 +216,15 @@ SELECT job_id, status, error_message, lease_expires_at
 FROM job_chunks WHERE job_id IN (92, 93, 94, 96) ORDER BY job_id;
 SELECT * FROM jc_purge_jobs('0');
 SELECT id, state FROM crawl_jobs ORDER BY id;
+
+-- More expired leases than one batch of the purge's take-back (1,000).
+INSERT INTO crawl_jobs (id, name) VALUES (97, 'a fleet gone');
+SET jobchunk.chunk_size = 1;
+SELECT count(*) FROM jc_create_chunks(97, 1200);
+RESET jobchunk.chunk_size;
+SELECT count(*) FROM jc_claim(97, 1200);
+SELECT jc_cancel_job(97);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id = 97;
+SELECT jc_purge_job(97);
+SELECT count(*) AS left_over FROM job_chunks WHERE job_id = 97;
