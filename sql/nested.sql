@@ -64,5 +64,16 @@ SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON crawl_jobs;
 DROP TRIGGER skip ON job_chunks;
+-- A trigger that skips every change of a job: creating chunks, pausing and
+-- cancelling are refused too, rather than doing nothing.
+CREATE TRIGGER skip BEFORE UPDATE ON crawl_jobs
+FOR EACH ROW EXECUTE FUNCTION public.skip();
+SELECT fingerprint() AS before \gset
+SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
+SELECT outcome('SELECT jobchunk.jc_create_chunks(-1, 4000)');
+SELECT outcome('SELECT jobchunk.jc_pause_job(111)');
+SELECT outcome('SELECT jobchunk.jc_cancel_job(111)');
+SELECT fingerprint() = :'before' AS unchanged;
+DROP TRIGGER skip ON crawl_jobs;
 DROP FUNCTION public.skip();
 DELETE FROM crawl_jobs WHERE id = 111;

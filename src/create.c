@@ -126,7 +126,13 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(job_id);
 	if (jc_execute(&lock_job, values, NULL, false) == 0)
-		jc_report_no_job(job_id);
+	{
+		jc_check_job_exists(job_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("could not create the chunks of job %lld", (long long) job_id),
+				 errdetail("A trigger on crawl_jobs skipped the update that locks the job.")));
+	}
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strcmp(state, "cancelled") == 0)
 		ereport(ERROR,

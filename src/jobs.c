@@ -163,7 +163,11 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	{
 		values[0] = Int64GetDatum(job_id);
 		values[1] = CStringGetTextDatum(new_state);
-		jc_execute(&set_state, values, NULL, false);
+		if (jc_execute(&set_state, values, NULL, false) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("job %lld cannot be %s", (long long) job_id, action),
+					 errdetail("A trigger on crawl_jobs skipped the change of its state.")));
 	}
 	return old_state;
 }
