@@ -286,8 +286,8 @@ jc_cancel_job(PG_FUNCTION_ARGS)
  * cancelled one.  A job without chunks that is not cancelled is a job whose
  * chunks are still to be created, as for jc_is_complete().  The job's
  * expired leases are taken back first, so a chunk whose worker died counts
- * as what it becomes: pending, or failed in a cancelled job.  Returns how many chunks
- * it deleted.
+ * as what it becomes: pending, or failed in a cancelled job.  Returns how
+ * many chunks it deleted.
  */
 Datum
 jc_purge_job(PG_FUNCTION_ARGS)
@@ -376,10 +376,9 @@ purge_cutoff(Interval *older_than)
  *
  * Purges every job that finished (as for jc_purge_job()) before now() -
  * older_than, in job id order, and returns each with how many chunks it
- * had.  Expired leases are taken back first, of every job.  A job
- * locked by another transaction (being cancelled, retried, purged) is
- * skipped, so the call never waits for workers; it is purged by a later
- * call.
+ * had.  Expired leases are taken back first, of every job.  A job locked
+ * by another transaction (being cancelled, retried, purged) is skipped, so
+ * the call never waits for workers; it is purged by a later call.
  */
 Datum
 jc_purge_jobs(PG_FUNCTION_ARGS)
