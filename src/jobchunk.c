@@ -12,6 +12,7 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"

@@ -12,7 +12,6 @@
 
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
