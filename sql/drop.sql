@@ -12,6 +12,13 @@ SELECT count(*) AS left_over FROM pg_proc WHERE proname LIKE 'jc\_%';
 -- installed into a named schema.
 SELECT count(*) AS objects_left FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace;
 
+-- Created again at an older version, in the schema that stayed: the kept
+-- plans are not run against the older tables; the library refuses, as it
+-- would in a new session.
+CREATE EXTENSION jobchunk VERSION '1.5';
+SELECT count(*) AS claimed FROM jobchunk.jc_next_pending();
+DROP EXTENSION jobchunk;
+
 CREATE EXTENSION jobchunk;
 INSERT INTO jobchunk.crawl_jobs (name) VALUES ('again') RETURNING id;
 SELECT chunk_index, status FROM jobchunk.jc_create_chunks(1, 600);

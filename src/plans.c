@@ -9,10 +9,12 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when that schema changes (the extension was
- * dropped and created elsewhere) or any schema is renamed; the old one is
- * freed when the transaction ends, as a statement may still be running it.
- * Plans are made only for the version of the extension's tables this
- * library is for.
+ * dropped and created elsewhere), when any schema is renamed, and when any
+ * function is made, changed or dropped (the extension was dropped and
+ * created again, perhaps at another version, in the same schema); the old
+ * one is freed when the transaction ends, as a statement may still be
+ * running it.  Plans are made only for the version of the extension's
+ * tables this library is for: each new plan checks it.
  *
  * src/plans.c
  *
@@ -33,14 +35,14 @@
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
-/* Bumped whenever a schema changes; plans older than this are remade */
+/* Bumped whenever a schema or a function changes; older plans are remade */
 static uint64 plan_generation = 1;
 
 /* Plans remade, to be freed when the transaction ends (see get_plan()) */
 static List *retired_plans = NIL;
 
 /*
- * Syscache callback for schemas.
+ * Syscache callback for schemas and functions.
  */
 void
 jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
