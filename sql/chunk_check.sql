@@ -74,10 +74,10 @@ SELECT pg_temp.undone('INSERT INTO jobchunk.job_chunks (job_id, chunk_index, ima
 SELECT has_function_privilege('public',
     'jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint)',
     'EXECUTE') AS anyone_may_check;
-CREATE ROLE jobchunk_writer NOLOGIN;
-GRANT USAGE ON SCHEMA jobchunk TO jobchunk_writer;
-GRANT SELECT, UPDATE ON jobchunk.job_chunks TO jobchunk_writer;
-SET ROLE jobchunk_writer;
+CREATE ROLE regress_jobchunk_writer NOLOGIN;
+GRANT USAGE ON SCHEMA jobchunk TO regress_jobchunk_writer;
+GRANT SELECT, UPDATE ON jobchunk.job_chunks TO regress_jobchunk_writer;
+SET ROLE regress_jobchunk_writer;
 SELECT pg_temp.undone(format('UPDATE jobchunk.job_chunks SET priority = 3 WHERE id = %s', :c0)) AS outcome;
 SELECT pg_temp.undone(format('UPDATE jobchunk.job_chunks SET priority = 30 WHERE id = %s', :c0)) AS outcome;
 RESET ROLE;

@@ -1,6 +1,6 @@
 --
 -- The parameters: jobchunk.chunk_size, max_retries, lease_timeout,
--- rescan_interval, synchronous_claims and notify
+-- rescan_interval, synchronous_claims, notify and require_lease_token
 --
 
 -- The parameters exist once the library is loaded: by the first call of a
@@ -45,11 +45,11 @@ SHOW jobchunk.chunk_size;
 COMMIT;
 SHOW jobchunk.chunk_size;
 
-CREATE ROLE jobchunk_guc_role;
-ALTER ROLE jobchunk_guc_role SET jobchunk.chunk_size = 100;
+CREATE ROLE regress_jobchunk_guc_role;
+ALTER ROLE regress_jobchunk_guc_role SET jobchunk.chunk_size = 100;
 SELECT unnest(setconfig) FROM pg_db_role_setting
-WHERE setrole = 'jobchunk_guc_role'::regrole;
-DROP ROLE jobchunk_guc_role;
+WHERE setrole = 'regress_jobchunk_guc_role'::regrole;
+DROP ROLE regress_jobchunk_guc_role;
 
 SELECT current_database() AS db \gset
 ALTER DATABASE :"db" SET jobchunk.chunk_size = 1000;

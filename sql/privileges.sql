@@ -22,10 +22,10 @@ DELETE FROM jobchunk.crawl_jobs;
 --
 -- The set-up.  (CREATE EXTENSION already revoked EXECUTE from PUBLIC.)
 --
-CREATE ROLE jobchunk_worker NOLOGIN;
-CREATE ROLE jobchunk_producer NOLOGIN;
-CREATE ROLE jobchunk_reader NOLOGIN;
-GRANT USAGE ON SCHEMA jobchunk TO jobchunk_worker, jobchunk_producer, jobchunk_reader;
+CREATE ROLE regress_jobchunk_worker NOLOGIN;
+CREATE ROLE regress_jobchunk_producer NOLOGIN;
+CREATE ROLE regress_jobchunk_reader NOLOGIN;
+GRANT USAGE ON SCHEMA jobchunk TO regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader;
 
 -- Workers claim chunks (taking back expired leases on the way), keep their
 -- lease, and complete or fail them.
@@ -37,7 +37,7 @@ GRANT EXECUTE ON FUNCTION
     jobchunk.jc_mark_completed(bigint, bigint),
     jobchunk.jc_mark_completed(bigint[], bigint[]),
     jobchunk.jc_mark_failed(bigint, text, bigint)
-    TO jobchunk_worker;
+    TO regress_jobchunk_worker;
 
 -- Producers create jobs and their chunks, retry failed chunks, and pause,
 -- resume, cancel and purge jobs.  They create jobs with jc_create_job(), or
@@ -52,8 +52,8 @@ GRANT EXECUTE ON FUNCTION
     jobchunk.jc_cancel_job(bigint),
     jobchunk.jc_purge_job(bigint),
     jobchunk.jc_purge_jobs(interval)
-    TO jobchunk_producer;
-GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO jobchunk_producer;
+    TO regress_jobchunk_producer;
+GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO regress_jobchunk_producer;
 
 -- Readers list chunks and watch progress.
 GRANT EXECUTE ON FUNCTION
@@ -62,18 +62,18 @@ GRANT EXECUTE ON FUNCTION
     jobchunk.jc_statistics(bigint),
     jobchunk.jc_progress(bigint),
     jobchunk.jc_is_complete(bigint)
-    TO jobchunk_reader;
+    TO regress_jobchunk_reader;
 
 --
 -- Each role does its job.
 --
-SET ROLE jobchunk_producer;
+SET ROLE regress_jobchunk_producer;
 INSERT INTO jobchunk.crawl_jobs (name) VALUES ('catalogue') RETURNING id AS job \gset
 SELECT chunk_index, status, priority, image_range
 FROM jobchunk.jc_create_chunks(:job, 1500, 7);
 RESET ROLE;
 
-SET ROLE jobchunk_worker;
+SET ROLE regress_jobchunk_worker;
 SELECT id AS chunk, lease_token AS token
 FROM jobchunk.jc_next_pending(:job, 'worker-1', interval '1 minute') \gset
 SELECT jobchunk.jc_heartbeat(:chunk, :token) > now() AS extended;
@@ -83,13 +83,13 @@ SELECT status, error_message FROM jobchunk.jc_mark_failed(:chunk, 'Timeout', :to
 SELECT chunk_index, status, task_id FROM jobchunk.jc_claim(:job, 5, 'worker-2');
 RESET ROLE;
 
-SET ROLE jobchunk_producer;
+SET ROLE regress_jobchunk_producer;
 SELECT status, retry_count FROM jobchunk.jc_retry(:chunk);
 SELECT jobchunk.jc_pause_job(:job);
 SELECT jobchunk.jc_resume_job(:job);
 RESET ROLE;
 
-SET ROLE jobchunk_reader;
+SET ROLE regress_jobchunk_reader;
 SELECT chunk_index, status FROM jobchunk.jc_chunks(:job);
 SELECT chunk_index, retry_count, error_message FROM jobchunk.jc_chunk(:chunk);
 SELECT total, pending, processing, completed, failed, completion_percentage
@@ -98,17 +98,45 @@ SELECT is_complete FROM jobchunk.jc_progress(:job);
 SELECT jobchunk.jc_is_complete(:job);
 RESET ROLE;
 
-SET ROLE jobchunk_producer;
+SET ROLE regress_jobchunk_producer;
 SELECT jobchunk.jc_cancel_job(:job);
 RESET ROLE;
 
 -- jobchunk.max_retries is a superuser's setting: a claim applies it to the
 -- expired leases it takes back, of any job, so a worker may not make other
 -- workers' chunks fail at once, nor retry them for ever.
-SET ROLE jobchunk_worker;
+SET ROLE regress_jobchunk_worker;
 SELECT public.outcome('SET jobchunk.max_retries = 0');
 SHOW jobchunk.max_retries;
 RESET ROLE;
+
+-- jobchunk.require_lease_token, a superuser's setting too: with it on (say,
+-- set for the workers' login roles), a worker completes and fails only the
+-- chunks it holds, by their lease tokens.  A call without a token is
+-- refused with 42501 and changes nothing, and the worker cannot turn the
+-- setting off.
+SET ROLE regress_jobchunk_producer;
+INSERT INTO jobchunk.crawl_jobs (name) VALUES ('fenced') RETURNING id AS fenced \gset
+SELECT count(*) AS chunks FROM jobchunk.jc_create_chunks(:fenced, 1500);
+RESET ROLE;
+SET jobchunk.require_lease_token = on;
+SET ROLE regress_jobchunk_worker;
+SELECT public.outcome('SET jobchunk.require_lease_token = off');
+SELECT id AS chunk, lease_token AS token FROM jobchunk.jc_next_pending(:fenced) \gset
+RESET ROLE;
+SELECT public.fingerprint() AS before \gset
+SET ROLE regress_jobchunk_worker;
+SELECT public.outcome(format('SELECT jobchunk.jc_mark_completed(%s)', :chunk));
+SELECT public.outcome(format('SELECT jobchunk.jc_mark_failed(%s, %L)', :chunk, 'not mine'));
+SELECT public.outcome(format('SELECT jobchunk.jc_mark_completed(ARRAY[%s]::bigint[])', :chunk));
+RESET ROLE;
+SELECT public.fingerprint() = :'before' AS unchanged;
+SET ROLE regress_jobchunk_worker;
+SELECT status FROM jobchunk.jc_mark_completed(:chunk, :token);
+SELECT id AS chunk, lease_token AS token FROM jobchunk.jc_next_pending(:fenced) \gset
+SELECT status FROM jobchunk.jc_mark_failed(:chunk, 'Timeout', :token);
+RESET ROLE;
+RESET jobchunk.require_lease_token;
 
 --
 -- Every grant is needed: each role's calls, run once with all its grants
@@ -162,31 +190,31 @@ CREATE TEMP TABLE calls (
     PRIMARY KEY (role, step)
 );
 INSERT INTO calls VALUES
-    ('jobchunk_worker', 1, 'SELECT count(*) FROM jobchunk.jc_claim(950, 2, ''w1'', interval ''1 minute'')', 'ok'),
-    ('jobchunk_worker', 2, 'SELECT jobchunk.jc_heartbeat(id, lease_token) FROM jobchunk.jc_next_pending(950, ''w2'')', 'ok'),
-    ('jobchunk_worker', 3, 'SELECT jobchunk.jc_mark_completed(id, lease_token) FROM jobchunk.jc_next_pending(950, ''w3'')', 'ok'),
-    ('jobchunk_worker', 4, 'SELECT jobchunk.jc_mark_failed(id, ''Timeout'', lease_token) FROM jobchunk.jc_next_pending(950)', 'ok'),
-    ('jobchunk_worker', 5, 'SELECT count(*) FROM jobchunk.jc_mark_completed(ARRAY(SELECT id FROM jobchunk.jc_claim(950, 2)))', 'ok'),
-    ('jobchunk_worker', 6, 'SELECT jobchunk.jc_mark_processing({Q}, ''w5'')', 'ok'),
-    ('jobchunk_worker', 7, 'SELECT jobchunk.jc_mark_completed({T}, 1)', '55000'),
-    ('jobchunk_worker', 8, 'SELECT jobchunk.jc_heartbeat({T}, 2, interval ''1 hour'')', 'ok'),
-    ('jobchunk_producer', 1, 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''from a producer'') RETURNING id', 'ok'),
-    ('jobchunk_producer', 2, 'SELECT count(*) FROM jobchunk.jc_create_chunks(952, 1200, 7)', 'ok'),
-    ('jobchunk_producer', 3, 'SELECT jobchunk.jc_create_chunks(950, 1200)', '55000'),
-    ('jobchunk_producer', 4, 'SELECT jobchunk.jc_pause_job(952)', 'ok'),
-    ('jobchunk_producer', 5, 'SELECT jobchunk.jc_resume_job(952)', 'ok'),
-    ('jobchunk_producer', 6, 'SELECT jobchunk.jc_retry({F})', 'ok'),
-    ('jobchunk_producer', 7, 'SELECT jobchunk.jc_cancel_job(953)', 'ok'),
-    ('jobchunk_producer', 8, 'SELECT jobchunk.jc_purge_job(953)', 'ok'),
-    ('jobchunk_producer', 9, 'SELECT count(*) FROM jobchunk.jc_purge_jobs(''1 day'')', 'ok'),
-    ('jobchunk_producer', 10, 'SELECT jobchunk.jc_create_job(''by a call'')', 'ok'),
-    ('jobchunk_reader', 1, 'SELECT count(*) FROM jobchunk.jc_chunks(950)', 'ok'),
-    ('jobchunk_reader', 2, 'SELECT count(*) FROM jobchunk.jc_chunks(950, ''failed'')', 'ok'),
-    ('jobchunk_reader', 3, 'SELECT jobchunk.jc_chunk({F})', 'ok'),
-    ('jobchunk_reader', 4, 'SELECT jobchunk.jc_statistics(950)', 'ok'),
-    ('jobchunk_reader', 5, 'SELECT jobchunk.jc_progress(950)', 'ok'),
-    ('jobchunk_reader', 6, 'SELECT jobchunk.jc_is_complete(950)', 'ok'),
-    ('jobchunk_reader', 7, 'SELECT jobchunk.jc_chunks(999)', 'P0002');
+    ('regress_jobchunk_worker', 1, 'SELECT count(*) FROM jobchunk.jc_claim(950, 2, ''w1'', interval ''1 minute'')', 'ok'),
+    ('regress_jobchunk_worker', 2, 'SELECT jobchunk.jc_heartbeat(id, lease_token) FROM jobchunk.jc_next_pending(950, ''w2'')', 'ok'),
+    ('regress_jobchunk_worker', 3, 'SELECT jobchunk.jc_mark_completed(id, lease_token) FROM jobchunk.jc_next_pending(950, ''w3'')', 'ok'),
+    ('regress_jobchunk_worker', 4, 'SELECT jobchunk.jc_mark_failed(id, ''Timeout'', lease_token) FROM jobchunk.jc_next_pending(950)', 'ok'),
+    ('regress_jobchunk_worker', 5, 'SELECT count(*) FROM jobchunk.jc_mark_completed(ARRAY(SELECT id FROM jobchunk.jc_claim(950, 2)))', 'ok'),
+    ('regress_jobchunk_worker', 6, 'SELECT jobchunk.jc_mark_processing({Q}, ''w5'')', 'ok'),
+    ('regress_jobchunk_worker', 7, 'SELECT jobchunk.jc_mark_completed({T}, 1)', '55000'),
+    ('regress_jobchunk_worker', 8, 'SELECT jobchunk.jc_heartbeat({T}, 2, interval ''1 hour'')', 'ok'),
+    ('regress_jobchunk_producer', 1, 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''from a producer'') RETURNING id', 'ok'),
+    ('regress_jobchunk_producer', 2, 'SELECT count(*) FROM jobchunk.jc_create_chunks(952, 1200, 7)', 'ok'),
+    ('regress_jobchunk_producer', 3, 'SELECT jobchunk.jc_create_chunks(950, 1200)', '55000'),
+    ('regress_jobchunk_producer', 4, 'SELECT jobchunk.jc_pause_job(952)', 'ok'),
+    ('regress_jobchunk_producer', 5, 'SELECT jobchunk.jc_resume_job(952)', 'ok'),
+    ('regress_jobchunk_producer', 6, 'SELECT jobchunk.jc_retry({F})', 'ok'),
+    ('regress_jobchunk_producer', 7, 'SELECT jobchunk.jc_cancel_job(953)', 'ok'),
+    ('regress_jobchunk_producer', 8, 'SELECT jobchunk.jc_purge_job(953)', 'ok'),
+    ('regress_jobchunk_producer', 9, 'SELECT count(*) FROM jobchunk.jc_purge_jobs(''1 day'')', 'ok'),
+    ('regress_jobchunk_producer', 10, 'SELECT jobchunk.jc_create_job(''by a call'')', 'ok'),
+    ('regress_jobchunk_reader', 1, 'SELECT count(*) FROM jobchunk.jc_chunks(950)', 'ok'),
+    ('regress_jobchunk_reader', 2, 'SELECT count(*) FROM jobchunk.jc_chunks(950, ''failed'')', 'ok'),
+    ('regress_jobchunk_reader', 3, 'SELECT jobchunk.jc_chunk({F})', 'ok'),
+    ('regress_jobchunk_reader', 4, 'SELECT jobchunk.jc_statistics(950)', 'ok'),
+    ('regress_jobchunk_reader', 5, 'SELECT jobchunk.jc_progress(950)', 'ok'),
+    ('regress_jobchunk_reader', 6, 'SELECT jobchunk.jc_is_complete(950)', 'ok'),
+    ('regress_jobchunk_reader', 7, 'SELECT jobchunk.jc_chunks(999)', 'P0002');
 
 -- What each role holds, read back from the catalogs.
 CREATE TEMP TABLE granted AS
@@ -210,7 +238,7 @@ SELECT r.rolname, a.privilege_type || ' ON FUNCTION ' || p.oid::regprocedure
 FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
 JOIN pg_roles r ON r.oid = a.grantee
 WHERE p.pronamespace = 'jobchunk'::regnamespace;
-DELETE FROM granted WHERE role NOT IN ('jobchunk_worker', 'jobchunk_producer', 'jobchunk_reader');
+DELETE FROM granted WHERE role NOT IN ('regress_jobchunk_worker', 'regress_jobchunk_producer', 'regress_jobchunk_reader');
 
 -- Run the role's calls with the privilege revoked (none: all granted), and
 -- tell the first one that did not end as expected; then undo it all.
@@ -251,7 +279,7 @@ END
 $$;
 
 SELECT role, pg_temp.try_role(role, NULL) AS with_all_grants
-FROM (VALUES ('jobchunk_worker'), ('jobchunk_producer'), ('jobchunk_reader')) AS r(role);
+FROM (VALUES ('regress_jobchunk_worker'), ('regress_jobchunk_producer'), ('regress_jobchunk_reader')) AS r(role);
 
 SELECT role, privilege, pg_temp.try_role(role, privilege) AS without_it
 FROM granted
@@ -265,61 +293,61 @@ FROM granted;
 -- around the functions; a role with no grants at all can do nothing.  None
 -- of these changes anything.
 --
-CREATE ROLE jobchunk_outsider NOLOGIN;
+CREATE ROLE regress_jobchunk_outsider NOLOGIN;
 CREATE TEMP TABLE refused (n serial, role name, sql text);
 INSERT INTO refused (role, sql) VALUES
-    ('jobchunk_worker', 'SELECT jobchunk.jc_create_job()'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_retry({F})'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_cancel_job(950)'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_purge_job(952)'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_statistics(950)'),
-    ('jobchunk_worker', 'SELECT jobchunk.jc_chunks(950)'),
-    ('jobchunk_worker', 'UPDATE jobchunk.job_chunks SET priority = 10'),
-    ('jobchunk_worker', 'UPDATE jobchunk.job_chunks SET job_id = 951'),
-    ('jobchunk_worker', 'DELETE FROM jobchunk.job_chunks'),
-    ('jobchunk_worker', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')'),
-    ('jobchunk_worker', 'UPDATE jobchunk.crawl_jobs SET state = ''cancelled'''),
-    ('jobchunk_worker', 'SELECT name FROM jobchunk.crawl_jobs'),
-    ('jobchunk_worker', 'DELETE FROM jobchunk.job_counts'),
-    ('jobchunk_producer', 'SELECT jobchunk.jc_next_pending(950)'),
-    ('jobchunk_producer', 'SELECT jobchunk.jc_mark_completed({T})'),
-    ('jobchunk_producer', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
-    ('jobchunk_producer', 'SELECT jobchunk.jc_statistics(950)'),
-    ('jobchunk_producer', 'SELECT jobchunk.jc_set_shard(1)'),
-    ('jobchunk_producer', 'DELETE FROM jobchunk.crawl_jobs'),
-    ('jobchunk_producer', 'UPDATE jobchunk.job_chunks SET image_range = ''{}'''),
-    ('jobchunk_reader', 'SELECT jobchunk.jc_next_pending(950)'),
-    ('jobchunk_reader', 'SELECT jobchunk.jc_retry({F})'),
-    ('jobchunk_reader', 'SELECT jobchunk.jc_pause_job(950)'),
-    ('jobchunk_reader', 'SELECT jobchunk.jc_purge_job(952)'),
-    ('jobchunk_reader', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
-    ('jobchunk_reader', 'UPDATE jobchunk.job_chunks SET status = ''completed'''),
-    ('jobchunk_reader', 'SELECT name FROM jobchunk.crawl_jobs'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_create_job()'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_set_shard(1)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_processing({Q})'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_completed({T})'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_completed(ARRAY[{T}]::bigint[])'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_mark_failed({T}, ''x'')'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_chunks(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_next_pending(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_claim(950, 2)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_chunk({F})'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_statistics(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_progress(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_is_complete(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_pause_job(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_resume_job(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_cancel_job(950)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_purge_job(952)'),
-    ('jobchunk_outsider', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
-    ('jobchunk_outsider', 'SELECT count(*) FROM jobchunk.job_chunks'),
-    ('jobchunk_outsider', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')');
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_create_job()'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_retry({F})'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_cancel_job(950)'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_statistics(950)'),
+    ('regress_jobchunk_worker', 'SELECT jobchunk.jc_chunks(950)'),
+    ('regress_jobchunk_worker', 'UPDATE jobchunk.job_chunks SET priority = 10'),
+    ('regress_jobchunk_worker', 'UPDATE jobchunk.job_chunks SET job_id = 951'),
+    ('regress_jobchunk_worker', 'DELETE FROM jobchunk.job_chunks'),
+    ('regress_jobchunk_worker', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')'),
+    ('regress_jobchunk_worker', 'UPDATE jobchunk.crawl_jobs SET state = ''cancelled'''),
+    ('regress_jobchunk_worker', 'SELECT name FROM jobchunk.crawl_jobs'),
+    ('regress_jobchunk_worker', 'DELETE FROM jobchunk.job_counts'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_next_pending(950)'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_mark_completed({T})'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_statistics(950)'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_set_shard(1)'),
+    ('regress_jobchunk_producer', 'DELETE FROM jobchunk.crawl_jobs'),
+    ('regress_jobchunk_producer', 'UPDATE jobchunk.job_chunks SET image_range = ''{}'''),
+    ('regress_jobchunk_reader', 'SELECT jobchunk.jc_next_pending(950)'),
+    ('regress_jobchunk_reader', 'SELECT jobchunk.jc_retry({F})'),
+    ('regress_jobchunk_reader', 'SELECT jobchunk.jc_pause_job(950)'),
+    ('regress_jobchunk_reader', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('regress_jobchunk_reader', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
+    ('regress_jobchunk_reader', 'UPDATE jobchunk.job_chunks SET status = ''completed'''),
+    ('regress_jobchunk_reader', 'SELECT name FROM jobchunk.crawl_jobs'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_create_job()'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_set_shard(1)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_create_chunks(952, 100)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_mark_processing({Q})'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_mark_completed({T})'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_mark_completed(ARRAY[{T}]::bigint[])'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_mark_failed({T}, ''x'')'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_chunks(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_next_pending(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_claim(950, 2)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_chunk({F})'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_statistics(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_progress(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_is_complete(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_pause_job(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_resume_job(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_cancel_job(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_purge_job(952)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_purge_jobs(''0'')'),
+    ('regress_jobchunk_outsider', 'SELECT count(*) FROM jobchunk.job_chunks'),
+    ('regress_jobchunk_outsider', 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''x'')');
 
 CREATE FUNCTION pg_temp.as_role(role name, sql text, OUT outcome text, OUT unchanged boolean)
 LANGUAGE plpgsql AS $$
@@ -346,9 +374,9 @@ ORDER BY r.n;
 -- EXECUTE granted to PUBLIC as well, as for an ordinary function, it could
 -- retry chunks.
 GRANT USAGE ON SCHEMA jobchunk TO PUBLIC;
-SELECT outcome FROM pg_temp.as_role('jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
+SELECT outcome FROM pg_temp.as_role('regress_jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA jobchunk TO PUBLIC;
-SELECT outcome FROM pg_temp.as_role('jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
+SELECT outcome FROM pg_temp.as_role('regress_jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA jobchunk FROM PUBLIC;
 REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 
@@ -356,8 +384,8 @@ REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 -- Clean-up, as it would be done outside a test; the ROLLBACK then also
 -- undoes the rest.
 --
-DROP OWNED BY jobchunk_worker, jobchunk_producer, jobchunk_reader, jobchunk_outsider;
-DROP ROLE jobchunk_worker, jobchunk_producer, jobchunk_reader, jobchunk_outsider;
+DROP OWNED BY regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider;
+DROP ROLE regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider;
 ROLLBACK;
 
 SELECT count(*) AS roles_left FROM pg_roles WHERE rolname LIKE 'jobchunk\_%';

@@ -22,11 +22,11 @@ FROM jobchunk.crawl_jobs_id_seq \gset
 BEGIN;
 DELETE FROM jobchunk.crawl_jobs;
 
-CREATE ROLE jobchunk_hostile NOLOGIN;
+CREATE ROLE regress_jobchunk_hostile NOLOGIN;
 SELECT current_database() AS db \gset
-GRANT CREATE ON DATABASE :"db" TO jobchunk_hostile;
+GRANT CREATE ON DATABASE :"db" TO regress_jobchunk_hostile;
 
-SET ROLE jobchunk_hostile;
+SET ROLE regress_jobchunk_hostile;
 CREATE SCHEMA evil;
 GRANT USAGE ON SCHEMA evil TO PUBLIC;
 
@@ -394,4 +394,4 @@ SELECT pg_temp.decoys() = fingerprint AS hostile_tables_unchanged FROM decoys_be
 
 ROLLBACK;
 SELECT count(*) AS left_over FROM pg_namespace WHERE nspname = 'evil';
-SELECT count(*) AS left_over FROM pg_roles WHERE rolname = 'jobchunk_hostile';
+SELECT count(*) AS left_over FROM pg_roles WHERE rolname = 'regress_jobchunk_hostile';

@@ -35,6 +35,9 @@ int			jc_rescan_interval = 1000;
 bool		jc_synchronous_claims = false;
 bool		jc_notify = true;
 
+/* Whether completions and failures need the lease token of their claim */
+bool		jc_require_lease_token = false;
+
 void		_PG_init(void);
 
 /*
@@ -164,6 +167,23 @@ _PG_init(void)
 							 &jc_notify,
 							 true,
 							 PGC_USERSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
+
+	/*
+	 * A superuser's setting, so that a worker role it is set for cannot turn
+	 * it off for itself.
+	 */
+	DefineCustomBoolVariable("jobchunk.require_lease_token",
+							 "Refuses completions and failures without a lease token.",
+							 "When on, jc_mark_completed and jc_mark_failed change a chunk "
+							 "only with the lease token of the claim that holds it, so a "
+							 "worker cannot complete or fail chunks it does not hold.",
+							 &jc_require_lease_token,
+							 false,
+							 PGC_SUSET,
 							 0,
 							 NULL,
 							 NULL,
