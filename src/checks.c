@@ -13,13 +13,18 @@
  */
 #include "jobchunk.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -153,20 +158,38 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 
 /*
  * Refuse to prepare statements for the tables of another version of the
- * extension.  Needs an SPI connection.
+ * extension.  The version is read with the catalog snapshot, as the names in
+ * the statements are looked up, not with the caller's: a statement that
+ * began before the extension was dropped and made again at another version
+ * must not see the old version and then prepare statements for the new
+ * tables.
  */
 void
 jc_check_sql_version(void)
 {
-	char	   *installed;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *installed = NULL;
 
-	if (SPI_execute("SELECT e.extversion FROM pg_catalog.pg_extension AS e "
-					"WHERE e.extname OPERATOR(pg_catalog.=) 'jobchunk'",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of extension jobchunk");
-	installed = SPI_processed == 1 ?
-		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
-	SPI_freetuptable(SPI_tuptable);
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("jobchunk"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		version = heap_getattr(tuple, Anum_pg_extension_extversion,
+										   RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			installed = TextDatumGetCString(version);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
 	/* No row: the functions were made outside the extension. */
 	if (installed != NULL && strcmp(installed, JC_SQL_VERSION) != 0)
 		report_version_mismatch(installed);

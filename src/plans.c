@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -98,6 +99,14 @@ get_plan(JcQuery *query)
 	const char *mark;
 	StringInfoData sql;
 	SPIPlanPtr	plan;
+	uint64		generation;
+
+	/*
+	 * Take in the invalidations committed since the last statement took a
+	 * lock, so that a plan is not deemed current because the invalidation
+	 * that would end it has not been read yet.
+	 */
+	AcceptInvalidationMessages();
 
 	if (query->plan != NULL &&
 		query->nspid == current_nspid &&
@@ -119,7 +128,6 @@ get_plan(JcQuery *query)
 		query->plan = NULL;
 	}
 
-	jc_check_sql_version();
 	schema = get_namespace_name(current_nspid);
 	if (schema == NULL)
 		elog(ERROR, "cache lookup failed for schema %u", current_nspid);
@@ -138,19 +146,30 @@ get_plan(JcQuery *query)
 	/*
 	 * A generic plan from the start: the statements are written so that the
 	 * intended index serves every parameter value, and planning each call
-	 * anew would cost more than running it.
+	 * anew would cost more than running it.  Preparing takes locks, which
+	 * reads invalidations; if one ended the plan meanwhile (the extension
+	 * was made again), check the version again and prepare again.
 	 */
-	plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
-							  CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql.data, SPI_result_code_string(SPI_result));
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		generation = plan_generation;
+		jc_check_sql_version();
+		plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
+								  CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql.data, SPI_result_code_string(SPI_result));
+		if (generation == plan_generation)
+			break;
+		SPI_freeplan(plan);
+	}
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 
 	query->plan = plan;
 	query->nspid = current_nspid;
-	query->generation = plan_generation;
+	query->generation = generation;
 	pfree(sql.data);
 	return plan;
 }
