@@ -175,6 +175,21 @@ SELECT lease_token AS t5 FROM job_chunks WHERE id = :c0 + 5 \gset
 SELECT chunk_index, retry_count, lease_token > :t5 AS new_token FROM jc_next_pending();
 SELECT count(*) FROM jc_next_pending();
 
+-- A take-back that rolled back is not counted as done: the next claim
+-- across all jobs takes the lease back again, however long the rescan
+-- interval.
+SELECT id AS rb FROM job_chunks
+WHERE job_id = 60 AND status = 'processing' ORDER BY id LIMIT 1 \gset
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE id = :rb;
+BEGIN;
+SET LOCAL jobchunk.rescan_interval = 0;
+SELECT chunk_index, retry_count FROM jc_next_pending();
+ROLLBACK;
+SET jobchunk.rescan_interval = '1h';
+SELECT chunk_index, retry_count FROM jc_next_pending();
+SET jobchunk.rescan_interval = 0;
+
 -- Only processing chunks have a lease.
 SELECT status, count(*), count(lease_expires_at) AS leased
 FROM job_chunks WHERE job_id = 60 GROUP BY status ORDER BY status;

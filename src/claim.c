@@ -335,14 +335,16 @@ rescan_due(TimestampTz since, TimestampTz now)
 
 /*
  * Forget every position, when a transaction or subtransaction aborts (its
- * claims are undone) or is prepared (it may be rolled back later).  Called
- * from a transaction callback, which must not fail: so it only bumps the
- * epoch.
+ * claims are undone) or is prepared (it may be rolled back later), and when
+ * claims across all jobs last took back leases, as that may be undone too.
+ * Called from a transaction callback, which must not fail: so it only bumps
+ * the epoch.
  */
 void
 jc_forget_positions(void)
 {
 	positions_epoch++;
+	last_reap_any_job = 0;
 }
 
 /*
