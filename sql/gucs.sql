@@ -1,6 +1,6 @@
 --
 -- The parameters: jobchunk.chunk_size, max_retries, lease_timeout,
--- rescan_interval, synchronous_claims, notify and require_lease_token
+-- rescan_interval, synchronous_claims and notify
 --
 
 -- The parameters exist once the library is loaded: by the first call of a

@@ -110,34 +110,6 @@ SELECT public.outcome('SET jobchunk.max_retries = 0');
 SHOW jobchunk.max_retries;
 RESET ROLE;
 
--- jobchunk.require_lease_token, a superuser's setting too: with it on (say,
--- set for the workers' login roles), a worker completes and fails only the
--- chunks it holds, by their lease tokens.  A call without a token is
--- refused with 42501 and changes nothing, and the worker cannot turn the
--- setting off.
-SET ROLE regress_jobchunk_producer;
-INSERT INTO jobchunk.crawl_jobs (name) VALUES ('fenced') RETURNING id AS fenced \gset
-SELECT count(*) AS chunks FROM jobchunk.jc_create_chunks(:fenced, 1500);
-RESET ROLE;
-SET jobchunk.require_lease_token = on;
-SET ROLE regress_jobchunk_worker;
-SELECT public.outcome('SET jobchunk.require_lease_token = off');
-SELECT id AS chunk, lease_token AS token FROM jobchunk.jc_next_pending(:fenced) \gset
-RESET ROLE;
-SELECT public.fingerprint() AS before \gset
-SET ROLE regress_jobchunk_worker;
-SELECT public.outcome(format('SELECT jobchunk.jc_mark_completed(%s)', :chunk));
-SELECT public.outcome(format('SELECT jobchunk.jc_mark_failed(%s, %L)', :chunk, 'not mine'));
-SELECT public.outcome(format('SELECT jobchunk.jc_mark_completed(ARRAY[%s]::bigint[])', :chunk));
-RESET ROLE;
-SELECT public.fingerprint() = :'before' AS unchanged;
-SET ROLE regress_jobchunk_worker;
-SELECT status FROM jobchunk.jc_mark_completed(:chunk, :token);
-SELECT id AS chunk, lease_token AS token FROM jobchunk.jc_next_pending(:fenced) \gset
-SELECT status FROM jobchunk.jc_mark_failed(:chunk, 'Timeout', :token);
-RESET ROLE;
-RESET jobchunk.require_lease_token;
-
 --
 -- Every grant is needed: each role's calls, run once with all its grants
 -- and then once with each single grant revoked, stop at 42501.

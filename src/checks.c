@@ -71,23 +71,6 @@ jc_check_not_null(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * Raise insufficient_privilege if the lease token in argument argno is NULL
- * while jobchunk.require_lease_token is on.
- */
-void
-jc_check_token_given(FunctionCallInfo fcinfo, int argno)
-{
-	if (!PG_ARGISNULL(argno) || !jc_require_lease_token)
-		return;
-
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("a lease token is required"),
-			 errdetail("jobchunk.require_lease_token is on: %s changes a chunk only with the lease token of the claim that holds it.",
-					   format_procedure(fcinfo->flinfo->fn_oid))));
-}
-
-/*
  * Raise invalid_parameter_value if task_id is longer than the column holds.
  */
 static void

@@ -35,9 +35,6 @@ int			jc_rescan_interval = 1000;
 bool		jc_synchronous_claims = false;
 bool		jc_notify = true;
 
-/* Whether completions and failures need the lease token of their claim */
-bool		jc_require_lease_token = false;
-
 void		_PG_init(void);
 
 /*
@@ -172,23 +169,6 @@ _PG_init(void)
 							 NULL,
 							 NULL);
 
-	/*
-	 * A superuser's setting, so that a worker role it is set for cannot turn
-	 * it off for itself.
-	 */
-	DefineCustomBoolVariable("jobchunk.require_lease_token",
-							 "Refuses completions and failures without a lease token.",
-							 "When on, jc_mark_completed and jc_mark_failed change a chunk "
-							 "only with the lease token of the claim that holds it, so a "
-							 "worker cannot complete or fail chunks it does not hold.",
-							 &jc_require_lease_token,
-							 false,
-							 PGC_SUSET,
-							 0,
-							 NULL,
-							 NULL,
-							 NULL);
-
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jobchunk");
 #else
@@ -199,5 +179,6 @@ _PG_init(void)
 	RegisterSubXactCallback(jobchunk_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, jc_invalidate_plans,
 								  (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, jc_invalidate_plans, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, jc_invalidate_plans_of_function,
+								  (Datum) 0);
 }

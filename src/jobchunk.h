@@ -39,7 +39,6 @@ extern int	jc_lease_timeout;
 extern int	jc_rescan_interval;
 extern bool jc_synchronous_claims;
 extern bool jc_notify;
-extern bool jc_require_lease_token;
 
 /*
  * One statement of the extension, prepared once per backend.
@@ -135,6 +134,8 @@ extern void jc_claims_forget(void);
  * statement.
  */
 extern void jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue);
+extern void jc_invalidate_plans_of_function(Datum arg, int cacheid,
+											uint32 hashvalue);
 extern void jc_free_retired_plans(void);
 extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);
@@ -150,7 +151,6 @@ extern int64 jc_result_int64(uint64 row, int column);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
-extern void jc_check_token_given(FunctionCallInfo fcinfo, int argno);
 extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
 extern void jc_check_job_exists(int64 job_id);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);

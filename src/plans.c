@@ -9,11 +9,11 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when that schema changes (the extension was
- * dropped and created elsewhere), when any schema is renamed, and when any
- * function is made, changed or dropped (the extension was dropped and
- * created again, perhaps at another version, in the same schema); the old
- * one is freed when the transaction ends, as a statement may still be
- * running it.  Plans are made only for the version of the extension's
+ * dropped and created elsewhere), when any schema is renamed, and when a
+ * jobchunk function this backend has called is changed or dropped (the
+ * extension was updated, or dropped and perhaps created again at another
+ * version in the same schema); the old one is freed when the transaction
+ * ends, as a statement may still be running it.  Plans are made only for the version of the extension's
  * tables this library is for: each new plan checks it.
  *
  * src/plans.c
@@ -32,23 +32,71 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
-/* Bumped whenever a schema or a function changes; older plans are remade */
+/* Bumped whenever a schema or a jobchunk function changes; older plans are remade */
 static uint64 plan_generation = 1;
+
+/*
+ * The syscache hash values of the jobchunk functions this backend has
+ * called.  Changes of other functions leave the plans alone: every change
+ * would otherwise retire every plan in use, to be kept until the end of the
+ * transaction.  When the list is full it starts again, and the plans are
+ * remade, since a function no longer listed might change unnoticed.
+ */
+#define MAX_FUNCTIONS 64
+static uint32 function_hashes[MAX_FUNCTIONS];
+static int	nfunctions = 0;
 
 /* Plans remade, to be freed when the transaction ends (see get_plan()) */
 static List *retired_plans = NIL;
 
 /*
- * Syscache callback for schemas and functions.
+ * Syscache callback for schemas.
  */
 void
 jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
 {
 	plan_generation++;
+}
+
+/*
+ * Syscache callback for functions: hashvalue 0 stands for all of them.
+ */
+void
+jc_invalidate_plans_of_function(Datum arg, int cacheid, uint32 hashvalue)
+{
+	for (int i = 0; i < nfunctions; i++)
+	{
+		if (hashvalue == 0 || function_hashes[i] == hashvalue)
+		{
+			plan_generation++;
+			return;
+		}
+	}
+}
+
+/* Add the function fn_oid to the ones whose changes end the plans. */
+static void
+remember_function(Oid fn_oid)
+{
+	uint32		hashvalue = GetSysCacheHashValue1(PROCOID,
+												  ObjectIdGetDatum(fn_oid));
+
+	for (int i = 0; i < nfunctions; i++)
+	{
+		if (function_hashes[i] == hashvalue)
+			return;
+	}
+	if (nfunctions == MAX_FUNCTIONS)
+	{
+		nfunctions = 0;
+		plan_generation++;
+	}
+	function_hashes[nfunctions++] = hashvalue;
 }
 
 /*
@@ -67,11 +115,12 @@ jc_free_retired_plans(void)
 
 /*
  * Connect to SPI for the C function called through fcinfo, and remember the
- * schema its statements run against.
+ * schema its statements run against, and the function.
  */
 void
 jc_connect(FunctionCallInfo fcinfo)
 {
+	remember_function(fcinfo->flinfo->fn_oid);
 	current_nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
 	if (!OidIsValid(current_nspid))
 		elog(ERROR, "cache lookup failed for function %u",

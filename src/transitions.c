@@ -315,14 +315,10 @@ changed(uint64 processed, int64 chunk_id, char token_null, int64 token,
 	return result;
 }
 
-/*
- * The optional lease token in argument argno, with its SPI null flag; see
- * jobchunk.require_lease_token.
- */
+/* The optional lease token in argument argno, with its SPI null flag. */
 static int64
 token_arg(FunctionCallInfo fcinfo, int argno, char *null)
 {
-	jc_check_token_given(fcinfo, argno);
 	*null = PG_ARGISNULL(argno) ? 'n' : ' ';
 	return PG_ARGISNULL(argno) ? 0 : PG_GETARG_INT64(argno);
 }
@@ -541,7 +537,6 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	uint64		ndone;
 
 	jc_check_not_null(fcinfo, 0);
-	jc_check_token_given(fcinfo, 1);
 	ids = int64_array_arg(fcinfo, 0, &nids);
 	if (!PG_ARGISNULL(1))
 	{
