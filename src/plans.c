@@ -13,8 +13,9 @@
  * jobchunk function this backend has called is changed or dropped (the
  * extension was updated, or dropped and perhaps created again at another
  * version in the same schema); the old one is freed when the transaction
- * ends, as a statement may still be running it.  Plans are made only for the version of the extension's
- * tables this library is for: each new plan checks it.
+ * ends, as a statement may still be running it.  Plans are made only for
+ * the version of the extension's tables this library is for: each new plan
+ * checks it.
  *
  * src/plans.c
  *
@@ -37,7 +38,7 @@
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
-/* Bumped whenever a schema or a jobchunk function changes; older plans are remade */
+/* Bumped when a schema or a jobchunk function changes: older plans are remade */
 static uint64 plan_generation = 1;
 
 /*
