@@ -38,7 +38,7 @@
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
-/* Bumped when a schema or a jobchunk function changes: older plans are remade */
+/* Bumped when a schema or a jobchunk function changes: plans are remade */
 static uint64 plan_generation = 1;
 
 /*
