@@ -179,6 +179,5 @@ _PG_init(void)
 	RegisterSubXactCallback(jobchunk_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, jc_invalidate_plans,
 								  (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, jc_invalidate_plans_of_function,
-								  (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, jc_invalidate_plans, (Datum) 0);
 }

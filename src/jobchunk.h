@@ -134,8 +134,6 @@ extern void jc_claims_forget(void);
  * statement.
  */
 extern void jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue);
-extern void jc_invalidate_plans_of_function(Datum arg, int cacheid,
-											uint32 hashvalue);
 extern void jc_free_retired_plans(void);
 extern void jc_connect(FunctionCallInfo fcinfo);
 extern void jc_finish(void);

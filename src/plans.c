@@ -8,14 +8,15 @@
  * its arguments passed as parameters.  The statements
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
- * them.  A plan is made again when that schema changes (the extension was
- * dropped and created elsewhere), when any schema is renamed, and when a
- * jobchunk function this backend has called is changed or dropped (the
- * extension was updated, or dropped and perhaps created again at another
- * version in the same schema); the old one is freed when the transaction
- * ends, as a statement may still be running it.  Plans are made only for
- * the version of the extension's tables this library is for: each new plan
- * checks it.
+ * them.  A plan is made again when the function's schema is another one
+ * (the extension was moved, or made again elsewhere), and when that schema
+ * or a jobchunk function this backend has called is changed or dropped
+ * (the schema renamed; the extension updated, or dropped and perhaps made
+ * again at another version in the same schema); the old one is freed when
+ * the transaction ends, as a statement may still be running it.  Plans are
+ * made only for the version of the extension's tables this library is for:
+ * each new plan checks it, and so does a statement whose plan was ended
+ * while it ran.
  *
  * src/plans.c
  *
@@ -38,41 +39,44 @@
 /* Schema of the function being run, set by jc_connect() */
 static Oid	current_nspid = InvalidOid;
 
-/* Bumped when a schema or a jobchunk function changes: plans are remade */
+/* Bumped when a watched object changes (below): plans are then remade */
 static uint64 plan_generation = 1;
 
 /*
- * The syscache hash values of the jobchunk functions this backend has
- * called.  Changes of other functions leave the plans alone: every change
- * would otherwise retire every plan in use, to be kept until the end of the
- * transaction.  When the list is full it starts again, and the plans are
- * remade, since a function no longer listed might change unnoticed.
+ * The objects whose changes end the plans: the jobchunk functions this
+ * backend has called and their schemas, by syscache and hash value.  A
+ * change of one of them (the extension updated, dropped and perhaps made
+ * again at another version, its schema renamed) ends every plan.  Changes
+ * of other functions and schemas leave the plans alone: each would
+ * otherwise retire every plan in use, kept until the end of the
+ * transaction, and anyone may make them.  When the list is full it starts
+ * again, and the plans are remade, since an object no longer listed might
+ * change unnoticed.
  */
-#define MAX_FUNCTIONS 64
-static uint32 function_hashes[MAX_FUNCTIONS];
-static int	nfunctions = 0;
+typedef struct WatchedObject
+{
+	int			cacheid;
+	uint32		hashvalue;
+} WatchedObject;
+
+#define MAX_WATCHED 64
+static WatchedObject watched[MAX_WATCHED];
+static int	nwatched = 0;
 
 /* Plans remade, to be freed when the transaction ends (see get_plan()) */
 static List *retired_plans = NIL;
 
 /*
- * Syscache callback for schemas.
+ * Syscache callback for functions and schemas: hashvalue 0 stands for all
+ * the cache's entries.
  */
 void
 jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
 {
-	plan_generation++;
-}
-
-/*
- * Syscache callback for functions: hashvalue 0 stands for all of them.
- */
-void
-jc_invalidate_plans_of_function(Datum arg, int cacheid, uint32 hashvalue)
-{
-	for (int i = 0; i < nfunctions; i++)
+	for (int i = 0; i < nwatched; i++)
 	{
-		if (hashvalue == 0 || function_hashes[i] == hashvalue)
+		if (watched[i].cacheid == cacheid &&
+			(hashvalue == 0 || watched[i].hashvalue == hashvalue))
 		{
 			plan_generation++;
 			return;
@@ -80,24 +84,26 @@ jc_invalidate_plans_of_function(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-/* Add the function fn_oid to the ones whose changes end the plans. */
+/* Add the object oid in syscache cacheid to the watched ones. */
 static void
-remember_function(Oid fn_oid)
+watch(int cacheid, Oid oid)
 {
-	uint32		hashvalue = GetSysCacheHashValue1(PROCOID,
-												  ObjectIdGetDatum(fn_oid));
+	uint32		hashvalue = GetSysCacheHashValue1(cacheid,
+												  ObjectIdGetDatum(oid));
 
-	for (int i = 0; i < nfunctions; i++)
+	for (int i = 0; i < nwatched; i++)
 	{
-		if (function_hashes[i] == hashvalue)
+		if (watched[i].cacheid == cacheid && watched[i].hashvalue == hashvalue)
 			return;
 	}
-	if (nfunctions == MAX_FUNCTIONS)
+	if (nwatched == MAX_WATCHED)
 	{
-		nfunctions = 0;
+		nwatched = 0;
 		plan_generation++;
 	}
-	function_hashes[nfunctions++] = hashvalue;
+	watched[nwatched].cacheid = cacheid;
+	watched[nwatched].hashvalue = hashvalue;
+	nwatched++;
 }
 
 /*
@@ -116,16 +122,17 @@ jc_free_retired_plans(void)
 
 /*
  * Connect to SPI for the C function called through fcinfo, and remember the
- * schema its statements run against, and the function.
+ * schema its statements run against; watch both.
  */
 void
 jc_connect(FunctionCallInfo fcinfo)
 {
-	remember_function(fcinfo->flinfo->fn_oid);
+	watch(PROCOID, fcinfo->flinfo->fn_oid);
 	current_nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
 	if (!OidIsValid(current_nspid))
 		elog(ERROR, "cache lookup failed for function %u",
 			 fcinfo->flinfo->fn_oid);
+	watch(NAMESPACEOID, current_nspid);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -224,9 +231,18 @@ get_plan(JcQuery *query)
 	return plan;
 }
 
+/*
+ * Check the result of running query.  If the plans were ended while it ran,
+ * PostgreSQL's plan cache may have planned it again by name, for tables of
+ * another version made meanwhile (the call waited for a lock on a table
+ * while the extension was dropped and made again): check the version, which
+ * refuses the call, rolling its statement back.
+ */
 static void
 check_result(JcQuery *query, int result)
 {
+	if (query->generation != plan_generation)
+		jc_check_sql_version();
 	if (result != query->expect)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(result), query->sql);
