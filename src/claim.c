@@ -335,10 +335,10 @@ rescan_due(TimestampTz since, TimestampTz now)
 
 /*
  * Forget every position, when a transaction or subtransaction aborts (its
- * claims are undone) or is prepared (it may be rolled back later), and when
- * claims across all jobs last took back leases, as that may be undone too.
- * Called from a transaction callback, which must not fail: so it only bumps
- * the epoch.
+ * claims are undone) or is prepared (it may be rolled back later); forget
+ * too when claims across all jobs last took back leases, as that may be
+ * undone as well.  Called from a transaction callback, which must not fail:
+ * so it only bumps the epoch and resets the time.
  */
 void
 jc_forget_positions(void)

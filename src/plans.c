@@ -9,14 +9,14 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when the function's schema is another one
- * (the extension was moved, or made again elsewhere), and when that schema
- * or a jobchunk function this backend has called is changed or dropped
- * (the schema renamed; the extension updated, or dropped and perhaps made
- * again at another version in the same schema); the old one is freed when
- * the transaction ends, as a statement may still be running it.  Plans are
- * made only for the version of the extension's tables this library is for:
- * each new plan checks it, and so does a statement whose plan was ended
- * while it ran.
+ * (functions made by hand in another schema), and when that schema or a
+ * jobchunk function this backend has called is changed or dropped (the
+ * schema renamed; the extension updated, or dropped and perhaps made again
+ * at another version).  The old plan is freed at once, or, while one of the
+ * extension's statements runs (which may be running it: a jobchunk call
+ * from a trigger), when the transaction ends.  Plans are made only for the
+ * version of the extension's tables this library is for: each new plan
+ * checks it, and so does a statement whose plan was ended while it ran.
  *
  * src/plans.c
  *
@@ -47,11 +47,10 @@ static uint64 plan_generation = 1;
  * backend has called and their schemas, by syscache and hash value.  A
  * change of one of them (the extension updated, dropped and perhaps made
  * again at another version, its schema renamed) ends every plan.  Changes
- * of other functions and schemas leave the plans alone: each would
- * otherwise retire every plan in use, kept until the end of the
- * transaction, and anyone may make them.  When the list is full it starts
- * again, and the plans are remade, since an object no longer listed might
- * change unnoticed.
+ * of other functions and schemas, which anyone may make, leave the plans
+ * alone; a cache reset (hashvalue 0, when this backend fell behind the
+ * invalidations of others) ends every plan.  When the list is full it starts again, and the plans are remade, since
+ * an object no longer listed might change unnoticed.
  */
 typedef struct WatchedObject
 {
@@ -63,8 +62,11 @@ typedef struct WatchedObject
 static WatchedObject watched[MAX_WATCHED];
 static int	nwatched = 0;
 
-/* Plans remade, to be freed when the transaction ends (see get_plan()) */
+/* Plans remade while statements ran, freed when the transaction ends */
 static List *retired_plans = NIL;
+
+/* How many of the extension's statements are running, one in another */
+static int	statements_running = 0;
 
 /*
  * Syscache callback for functions and schemas: hashvalue 0 stands for all
@@ -173,10 +175,15 @@ get_plan(JcQuery *query)
 	/*
 	 * The old plan may be running: a jobchunk call made by a trigger on the
 	 * extension's tables comes here while the statement that fired the
-	 * trigger runs its plan, which may be this one.  So it is freed only
-	 * when the transaction ends.
+	 * trigger runs its plan, which may be this one.  So while any statement
+	 * runs it is freed only when the transaction ends.
 	 */
-	if (query->plan != NULL)
+	if (query->plan != NULL && statements_running == 0)
+	{
+		SPI_freeplan(query->plan);
+		query->plan = NULL;
+	}
+	else if (query->plan != NULL)
 	{
 		MemoryContext oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 
@@ -261,6 +268,49 @@ forget_last_result(void)
 }
 
 /*
+ * Run plan to the end, counted in statements_running while it runs (see
+ * get_plan()); return SPI's result code.
+ */
+static int
+run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
+{
+	volatile int result = 0;
+
+	statements_running++;
+	PG_TRY();
+	{
+		result = SPI_execute_plan(plan, values, nulls, read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		statements_running--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+#if PG_VERSION_NUM >= 140000
+/* The same, with the options of SPI_execute_plan_extended() */
+static int
+run_plan_extended(SPIPlanPtr plan, const SPIExecuteOptions *options)
+{
+	volatile int result = 0;
+
+	statements_running++;
+	PG_TRY();
+	{
+		result = SPI_execute_plan_extended(plan, options);
+	}
+	PG_FINALLY();
+	{
+		statements_running--;
+	}
+	PG_END_TRY();
+	return result;
+}
+#endif
+
+/*
  * Execute query with the given parameters (nulls as for SPI_execute_plan)
  * and return the number of rows it processed; the rows themselves, if any,
  * are in SPI_tuptable until the next statement.
@@ -268,9 +318,11 @@ forget_last_result(void)
 uint64
 jc_execute(JcQuery *query, Datum *values, const char *nulls, bool read_only)
 {
+	SPIPlanPtr	plan;
+
 	forget_last_result();
-	check_result(query,
-				 SPI_execute_plan(get_plan(query), values, nulls, read_only, 0));
+	plan = get_plan(query);
+	check_result(query, run_plan(plan, values, nulls, read_only));
 	return SPI_processed;
 }
 
@@ -376,13 +428,12 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 		options.read_only = read_only;
 		options.dest = dest;
 
-		check_result(query, SPI_execute_plan_extended(plan, &options));
+		check_result(query, run_plan_extended(plan, &options));
 		dest->rDestroy(dest);
 	}
 #else
 	(void) tupstore;
-	check_result(query,
-				 SPI_execute_plan(plan, values, nulls, read_only, 0));
+	check_result(query, run_plan(plan, values, nulls, read_only));
 	jc_return_tuptable(fcinfo);
 #endif
 	return SPI_processed;
