@@ -49,8 +49,9 @@ static uint64 plan_generation = 1;
  * again at another version, its schema renamed) ends every plan.  Changes
  * of other functions and schemas, which anyone may make, leave the plans
  * alone; a cache reset (hashvalue 0, when this backend fell behind the
- * invalidations of others) ends every plan.  When the list is full it starts again, and the plans are remade, since
- * an object no longer listed might change unnoticed.
+ * invalidations of others) ends every plan.  When the list is full it
+ * starts again, and the plans are remade, since an object no longer listed
+ * might change unnoticed.
  */
 typedef struct WatchedObject
 {
