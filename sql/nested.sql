@@ -76,8 +76,22 @@ SELECT outcome('SELECT jobchunk.jc_pause_job(111)');
 SELECT outcome('SELECT jobchunk.jc_cancel_job(111)');
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON crawl_jobs;
+-- A trigger that skips the deletion of a finished job: jc_purge_job is
+-- refused, and jc_purge_jobs does not report it purged.
+SELECT jc_cancel_job(111);
+CREATE TRIGGER skip BEFORE DELETE ON crawl_jobs
+FOR EACH ROW EXECUTE FUNCTION public.skip();
+SELECT fingerprint() AS before \gset
+SELECT outcome('SELECT jobchunk.jc_purge_job(111)');
+SELECT fingerprint() = :'before' AS unchanged;
+BEGIN;  -- (other tests' finished jobs are purged too: rolled back)
+SELECT count(*) FILTER (WHERE job_id = 111) AS reported_purged
+FROM jc_purge_jobs('0');
+SELECT count(*) AS still_there FROM crawl_jobs WHERE id = 111;
+ROLLBACK;
+DROP TRIGGER skip ON crawl_jobs;
 DROP FUNCTION public.skip();
-DELETE FROM crawl_jobs WHERE id = 111;
+SELECT jc_purge_job(111);
 
 -- A transaction that calls jobchunk after each of 2,000 changes of a
 -- function of its own and of the schema public, and of jobchunk's schema

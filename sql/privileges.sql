@@ -360,7 +360,7 @@ DROP OWNED BY regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchu
 DROP ROLE regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider;
 ROLLBACK;
 
-SELECT count(*) AS roles_left FROM pg_roles WHERE rolname LIKE 'jobchunk\_%';
+SELECT count(*) AS roles_left FROM pg_roles WHERE rolname LIKE 'regress\_jobchunk\_%';
 SELECT count(*) AS functions_with_changed_privileges
 FROM pg_proc p LEFT JOIN pg_init_privs i
   ON i.objoid = p.oid AND i.classoid = 'pg_proc'::regclass AND i.objsubid = 0

@@ -330,7 +330,11 @@ jc_purge_job(PG_FUNCTION_ARGS)
 				 errmsg("job %lld cannot be purged", (long long) job_id),
 				 errdetail("It has no chunks yet, and is not cancelled."),
 				 errhint("Create its chunks with jc_create_chunks(), or cancel it with jc_cancel_job().")));
-	jc_execute(&delete_job, values, NULL, false);
+	if (jc_execute(&delete_job, values, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("job %lld cannot be purged", (long long) job_id),
+				 errdetail("A trigger on crawl_jobs skipped its deletion.")));
 	jc_finish();
 	PG_RETURN_INT64(counts.total);
 }
@@ -378,7 +382,9 @@ purge_cutoff(Interval *older_than)
  * older_than, in job id order, and returns each with how many chunks it
  * had.  Expired leases are taken back first, of every job.  A job locked
  * by another transaction (being cancelled, retried, purged) is skipped, so
- * the call never waits for workers; it is purged by a later call.
+ * the call never waits for workers; it is purged by a later call.  A job
+ * whose deletion a trigger on crawl_jobs skips is not purged, and not
+ * returned, as a DELETE would not count it.
  */
 Datum
 jc_purge_jobs(PG_FUNCTION_ARGS)
@@ -420,8 +426,8 @@ jc_purge_jobs(PG_FUNCTION_ARGS)
 
 		row[0] = values[1];
 		row[1] = Int64GetDatum(jc_result_int64(0, 2));
-		jc_execute(&delete_job, &values[1], NULL, false);
-		tuplestore_putvalues(tupstore, tupdesc, row, nulls);
+		if (jc_execute(&delete_job, &values[1], NULL, false) == 1)
+			tuplestore_putvalues(tupstore, tupdesc, row, nulls);
 	}
 	jc_finish();
 	return (Datum) 0;
