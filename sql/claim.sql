@@ -100,3 +100,8 @@ END
 $$;
 SELECT status, count(*), string_agg(chunk_index::text, ',' ORDER BY chunk_index)
 FROM job_chunks WHERE job_id = 24 GROUP BY status ORDER BY status;
+
+-- A job created earlier in the claim's own statement exists for the claim:
+-- no chunk to claim, and no error.
+SELECT count(*) FROM jc_next_pending(jc_create_job('created by the statement'));
+DELETE FROM crawl_jobs WHERE name = 'created by the statement';

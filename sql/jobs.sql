@@ -228,3 +228,15 @@ UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE job_id = 97;
 SELECT jc_purge_job(97);
 SELECT count(*) AS left_over FROM job_chunks WHERE job_id = 97;
+
+-- Job 0 is a job like any other: purging it takes back its own expired
+-- leases, not every job's (0 once stood for "any job" inside the library).
+INSERT INTO crawl_jobs (id, name) VALUES (0, 'job zero'), (98, 'active');
+SELECT count(*) FROM jc_create_chunks(98, 500);
+SELECT count(*) FROM jc_next_pending(98);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE job_id = 98;
+SELECT jc_cancel_job(0);
+SELECT jc_purge_job(0);
+SELECT job_id, status, retry_count, error_message FROM job_chunks WHERE job_id = 98;
+DELETE FROM crawl_jobs WHERE id = 98;

@@ -100,15 +100,19 @@ jc_report_no_job(int64 job_id)
 }
 
 /*
- * Raise no_data_found unless job_id names a job.  Needs an SPI connection.
+ * Raise no_data_found unless job_id names a job: as of the calling
+ * statement's snapshot when read_only (for a reading function, whose rows
+ * come from that snapshot), or of a new one (after a write that found no
+ * job: the job may have been deleted since the statement began, or created).
+ * Needs an SPI connection.
  */
 void
-jc_check_job_exists(int64 job_id)
+jc_check_job_exists(int64 job_id, bool read_only)
 {
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(job_id);
-	if (jc_execute(&job_exists, values, NULL, true) == 0)
+	if (jc_execute(&job_exists, values, NULL, read_only) == 0)
 		jc_report_no_job(job_id);
 }
 

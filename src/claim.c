@@ -290,23 +290,24 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 }
 
 /*
- * Take back up to n chunks whose leases expired before now, of job job_id,
- * or of any job when it is 0, and wake workers for the jobs that got chunks
- * back; return how many.  Fewer than n: no other expired lease can be taken
- * back now.  Needs an SPI connection.
+ * Take back up to n chunks whose leases expired before now, of the job
+ * *job_id, or of any job when job_id is NULL (every bigint, 0 too, can be a
+ * job's id), and wake workers for the jobs that got chunks back; return how
+ * many.  Fewer than n: no other expired lease can be taken back now.  Needs
+ * an SPI connection.
  */
 uint64
-jc_take_back_expired(int64 job_id, int n, TimestampTz now)
+jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
 {
 	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', job_id == 0 ? 'n' : ' '};
+	char		nulls[5] = {' ', ' ', ' ', ' ', job_id == NULL ? 'n' : ' '};
 	uint64		reaped;
 
 	values[0] = Int32GetDatum(jc_max_retries);
 	values[1] = Int32GetDatum(n);
 	values[2] = jc_stripe();
 	values[3] = TimestampTzGetDatum(now);
-	values[4] = Int64GetDatum(job_id);
+	values[4] = job_id == NULL ? (Datum) 0 : Int64GetDatum(*job_id);
 	reaped = jc_execute(&take_back_expired, values, nulls, false);
 
 	for (uint64 i = 0; i < reaped; i++)
@@ -387,7 +388,8 @@ position_of(int64 job_id)
 	position = hash_search(positions, &job_id, HASH_ENTER, &found);
 	if (!found || position->epoch != positions_epoch)
 	{
-		position->valid = false;
+		MemSet(position, 0, sizeof(ClaimPosition));
+		position->job_id = job_id;
 		position->epoch = positions_epoch;
 	}
 	return position;
@@ -497,7 +499,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n &&
 		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		(void) jc_take_back_expired(0, Max(n - (int) claimed, REAP_AT_LEAST), now);
+		(void) jc_take_back_expired(NULL, Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
@@ -609,7 +611,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 
 		if (rescan_due(last_reap_any_job, now))
 		{
-			(void) jc_take_back_expired(0, Max(n, REAP_AT_LEAST), now);
+			(void) jc_take_back_expired(NULL, Max(n, REAP_AT_LEAST), now);
 			last_reap_any_job = now;
 		}
 		claim_any_job(fcinfo, task_id, task_null, lease, n);
@@ -617,7 +619,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
 	{
 		/* Nothing to claim: a job id that names no job is the caller's mistake. */
-		jc_check_job_exists(job_id);
+		jc_check_job_exists(job_id, false);
 	}
 	jc_finish();
 	jc_claim_ends();

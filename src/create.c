@@ -127,7 +127,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(job_id);
 	if (jc_execute(&lock_job, values, NULL, false) == 0)
 	{
-		jc_check_job_exists(job_id);
+		jc_check_job_exists(job_id, false);
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 				 errmsg("could not create the chunks of job %lld", (long long) job_id),

@@ -150,7 +150,7 @@ extern int64 jc_result_int64(uint64 row, int column);
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
 extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
-extern void jc_check_job_exists(int64 job_id);
+extern void jc_check_job_exists(int64 job_id, bool read_only);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
 extern bool jc_interval_fields_within(const Interval *interval, int years);
@@ -158,7 +158,7 @@ extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */
-extern uint64 jc_take_back_expired(int64 job_id, int n, TimestampTz now);
+extern uint64 jc_take_back_expired(const int64 *job_id, int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
 

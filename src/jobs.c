@@ -173,15 +173,15 @@ change_state(int64 job_id, const char *new_state, const char *action)
 }
 
 /*
- * Take back every expired lease of the job, or of any job when job_id is 0,
- * as claims do (see claim.c), so that a job whose last workers died
- * finishes: a cancelled one can then be purged without waiting for a claim.
- * Needs an SPI connection.
+ * Take back every expired lease of the job *job_id, or of any job when
+ * job_id is NULL, as claims do (see claim.c), so that a job whose last
+ * workers died finishes: a cancelled one can then be purged without waiting
+ * for a claim.  Needs an SPI connection.
  */
 #define TAKE_BACK_BATCH 1000
 
 static void
-take_back_all_expired(int64 job_id)
+take_back_all_expired(const int64 *job_id)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -304,7 +304,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 
 	jc_connect(fcinfo);
 	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
-	take_back_all_expired(job_id);
+	take_back_all_expired(&job_id);
 
 	/*
 	 * Counted in a statement of its own, not read-only, so with a snapshot
@@ -401,7 +401,7 @@ jc_purge_jobs(PG_FUNCTION_ARGS)
 	tupdesc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
 
 	jc_connect(fcinfo);
-	take_back_all_expired(0);
+	take_back_all_expired(NULL);
 	njobs = jc_execute(&jobs_finished_before, values, " n", false);
 	job_ids = palloc(njobs * sizeof(int64));
 	for (uint64 i = 0; i < njobs; i++)

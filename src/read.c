@@ -95,7 +95,7 @@ jc_chunks(PG_FUNCTION_ARGS)
 		query = chunks_in(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 
 	jc_connect(fcinfo);
-	jc_check_job_exists(job_id);
+	jc_check_job_exists(job_id, true);
 	jc_execute_into_result(fcinfo, query, values, NULL, true);
 	jc_finish();
 	return (Datum) 0;
