@@ -4,8 +4,9 @@
 # chunks of every shard; errors come back with the shard's SQLSTATE; a batch
 # across shards is refused whole; the counts on each shard stay exact while
 # four workers drain both through the proxy; a shard that is down is passed
-# over by claims of any job; a shard's number is set once, before its first
-# id.
+# over by claims of any job, and one that refuses the caller is not; a
+# shard's number is set once, before its first id; the proxy's update from
+# 1.0.
 
 use strict;
 use warnings;
@@ -215,6 +216,18 @@ is( proxy(q{SET ROLE crawler;
 is(sqlstate('proxy', "SET ROLE crawler; SELECT jobchunk.jc_statistics($job[1])"),
 	'42501', '... and is refused what it was not granted');
 
+# A claim of any job passes over a shard it cannot reach, not one that
+# refuses the caller: with jc_claim not granted on shard 1, a claim that
+# starts there fails with 42501 although shard 0 has chunks to give.
+shard(0, q{SELECT count(*) FROM jobchunk.jc_create_chunks(jobchunk.jc_create_job('granted'), 10)});
+shard(1, q{REVOKE EXECUTE ON FUNCTION jobchunk.jc_claim(bigint, integer, text, interval) FROM crawler});
+is( sqlstate(
+		'proxy', 'SET ROLE crawler; SELECT setseed(' . seed_starting_at(1) . ');
+		SELECT count(*) FROM jobchunk.jc_claim(NULL, 1)'),
+	'42501', 'a shard that refuses the caller: its error is raised, not passed over');
+shard(1, q{GRANT EXECUTE ON FUNCTION jobchunk.jc_claim(bigint, integer, text, interval) TO crawler});
+shard(0, q{DELETE FROM jobchunk.crawl_jobs WHERE name = 'granted'});
+
 # Retention runs on every shard.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
 is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.jc_purge_jobs(\'0\')'),
@@ -236,6 +249,17 @@ is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'),
 	'3', 'the last one counts, rolled back or not (as for setval)');
 is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
 	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
+
+# The update from 1.0 gives the functions of a new install.
+$node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
+$node->safe_psql('proxy_old', q{
+	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
+	ALTER EXTENSION jobchunk_proxy UPDATE});
+my $functions = q{SELECT string_agg(pg_get_functiondef(p.oid), ';' ORDER BY p.oid::regprocedure::text)
+	FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+	WHERE n.nspname = 'jobchunk'};
+is($node->safe_psql('proxy_old', $functions), proxy($functions),
+	'jobchunk_proxy 1.0 updated to 1.1 has the functions of a new install');
 
 $node->stop;
 done_testing();
