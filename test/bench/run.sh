@@ -25,7 +25,11 @@
 #                 status = 'completed', on a copy of jobchunk.job_chunks
 #                 (LIKE ... INCLUDING ALL: the same columns, checks, indexes;
 #                 and its storage options)
-#   B2            the same two statements as PL/pgSQL functions, on another copy
+#   B1a           B1 with its claim committed without waiting for the WAL flush,
+#                 as jobchunk's claims are (set_config('synchronous_commit',
+#                 'off', true) in the claim statement), on another copy
+#   B2            the same two statements as B1 as PL/pgSQL functions, on
+#                 another copy
 #   jobchunk      jc_next_pending(job) + jc_mark_completed(id, token)
 #   jobchunk-n10  jc_claim(job, 10) + jc_mark_completed(ids, tokens)
 #   jobchunk-n50  jc_claim(job, 50) + jc_mark_completed(ids, tokens)
@@ -134,10 +138,10 @@ SHOWN_SETTINGS="'shared_buffers','max_connections','synchronous_commit','fsync',
 # Every system, in the order of the table: name, items per pgbench
 # transaction, and the rate (items/s) a first backlog is sized for before
 # anything is measured (the warm-up then measures it).
-SYSTEMS=(B0 B1 B2 jobchunk jobchunk-n10 jobchunk-n50 pgq)
-declare -A BATCH=([B0]=1 [B1]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10
+SYSTEMS=(B0 B1 B1a B2 jobchunk jobchunk-n10 jobchunk-n50 pgq)
+declare -A BATCH=([B0]=1 [B1]=1 [B1a]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10
 	[jobchunk-n50]=50 [pgq]=$PGQ_BATCH [jobchunk-32jobs]=1 [jobchunk-1job]=1)
-declare -A GUESS=([B0]=0 [B1]=3000 [B2]=3000 [jobchunk]=3000 [jobchunk-n10]=10000
+declare -A GUESS=([B0]=0 [B1]=3000 [B1a]=3000 [B2]=3000 [jobchunk]=3000 [jobchunk-n10]=10000
 	[jobchunk-n50]=25000 [pgq]=20000 [jobchunk-32jobs]=3000 [jobchunk-1job]=3000)
 declare -A EST=()	# most items/s per job (PgQ: per consumer) seen so far
 declare -A JOB=()	# the job each queue system's runs take chunks from
@@ -203,7 +207,7 @@ CREATE TABLE bench.b0 (
 );
 INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
 
--- B1 and B2: the same table as jobchunk's, the same indexes and checks
+-- B1, B1a and B2: the same table as jobchunk's, the same indexes and checks
 -- (LIKE ... INCLUDING ALL copies what is installed now), the same storage
 -- options, and a jobs table of their own to reference
 DO \$\$
@@ -213,7 +217,7 @@ DECLARE
 BEGIN
 	SELECT array_to_string(reloptions, ', ') INTO opts
 	FROM pg_class WHERE oid = 'jobchunk.job_chunks'::regclass;
-	FOREACH b IN ARRAY ARRAY['b1', 'b2'] LOOP
+	FOREACH b IN ARRAY ARRAY['b1', 'b1a', 'b2'] LOOP
 		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.crawl_jobs INCLUDING ALL)',
 			b || '_jobs');
 		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.job_chunks INCLUDING ALL)',
@@ -290,6 +294,9 @@ SET status = 'completed', lease_expires_at = NULL, error_message = NULL, updated
 WHERE id = :id AND lease_token = :token AND status = 'processing'
 RETURNING id AS done \gset
 EOF
+sed -e 's/b1_chunks/b1a_chunks/g' \
+	-e "s/^RETURNING c.id, c.lease_token AS token/AND (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) = 'off'\\n&/" \
+	"$SCRIPTS/B1.sql" >"$SCRIPTS/B1a.sql"
 cat >"$SCRIPTS/B2.sql" <<'EOF'
 SELECT id, lease_token AS token FROM bench.b2_claim(:job) \gset
 SELECT bench.b2_complete(:id, :token);
@@ -341,7 +348,7 @@ cp "$SCRIPTS"/*.sql "$RESULTS_DIR/scripts/"
 new_job() {
 	local sys=$1 n=$2 job
 	case $sys in
-	B1 | B2)
+	B1 | B1a | B2)
 		local t=bench.${sys,,}
 		job=$(sql -c "INSERT INTO ${t}_jobs (name) VALUES ('$sys') RETURNING id")
 		sql -c "SET synchronous_commit = off" -c "
@@ -366,7 +373,7 @@ new_job() {
 retire_job() {
 	local sys=$1 job=$2
 	case $sys in
-	B1 | B2)
+	B1 | B1a | B2)
 		sql -c "UPDATE bench.${sys,,}_chunks SET status = 'failed',
 			error_message = 'job retired', updated_at = now()
 			WHERE job_id = $job AND status = 'pending'" >/dev/null ;;
@@ -383,7 +390,7 @@ retire_32jobs() {
 
 # the chunk table and job condition of a queue system
 chunk_table() {
-	case $1 in B1 | B2) echo "bench.${1,,}_chunks" ;; *) echo jobchunk.job_chunks ;; esac
+	case $1 in B1 | B1a | B2) echo "bench.${1,,}_chunks" ;; *) echo jobchunk.job_chunks ;; esac
 }
 job_condition() {
 	if [ "$1" = jobchunk-32jobs ]; then
@@ -525,7 +532,7 @@ ensure_backlog() {
 stats_filter() {
 	case $1 in
 	B0) echo "schemaname = 'bench' AND relname = 'b0'" ;;
-	B1 | B2) echo "schemaname = 'bench' AND relname LIKE '${1,,}\\_%'" ;;
+	B1 | B1a | B2) echo "schemaname = 'bench' AND relname LIKE '${1,,}\\_%'" ;;
 	pgq) echo "schemaname = 'pgq'" ;;
 	*) echo "schemaname = 'jobchunk'" ;;
 	esac
@@ -578,8 +585,35 @@ drained() {
 }
 
 RAW=$RESULTS_DIR/raw.csv
-echo "system,clients,batch,duration_s,transactions,tps,cycles_per_s,latency_ms,dead_tup_before,dead_tup_after,dead_tup_delta,tup_upd_delta,tup_hot_upd_delta,hot_pct,autovacuum_delta,items_done,loadavg_1m,job" >"$RAW"
+echo "system,clients,batch,duration_s,transactions,tps,cycles_per_s,latency_ms,dead_tup_before,dead_tup_after,dead_tup_delta,tup_upd_delta,tup_hot_upd_delta,hot_pct,autovacuum_delta,items_done,loadavg_1m,job,server_cpu_us,client_cpu_us" >"$RAW"
 RUNS_DONE=0
+CLK_TCK=$(getconf CLK_TCK)
+
+# CPU time in clock ticks (/proc/PID/stat, the command name replaced so that
+# the fields keep their places: 4 parent, 14 and 15 user and system time, 16
+# and 17 those of the children waited for).  The server's: of the postmaster,
+# its processes alive now and those that have exited (backends, autovacuum
+# workers).  pgbench's: of this script's children that have exited.
+server_ticks() {
+	local pm
+	pm=$(head -n 1 "$WORK_DIR/data/postmaster.pid")
+	cat /proc/[0-9]*/stat 2>/dev/null | sed 's/ (.*) / x /' | awk -v pm="$pm" '
+		$1 == pm { t += $14 + $15 + $16 + $17 } $4 == pm { t += $14 + $15 }
+		END { print t + 0 }'
+}
+client_ticks() { sed 's/ (.*) / x /' "/proc/$$/stat" | awk '{ print $16 + $17 }'; }
+
+# wait until the backends of the pgbench run have exited, so that their CPU
+# time is the postmaster's children's
+wait_backends_gone() {
+	local i
+	for i in $(seq 50); do
+		[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+			AND pid <> pg_backend_pid()")" = 0 ] && return
+		sleep 0.1
+	done
+	die "the backends of a pgbench run did not exit"
+}
 
 # pgbench one system at a number of clients for SECONDS; LABEL "warmup"
 # records nothing
@@ -587,25 +621,32 @@ run_point() {
 	local sys=$1 clients=$2 seconds=$3 label=${4:-run}
 	local threads=$((clients < NPROC ? clients : NPROC)) attempt out rc
 	local dead0 hot0 upd0 av0 dead1 hot1 upd1 av1 done0=0 done1=0 load
+	local server0 server1 client0 client1
 	for attempt in 1 2 3; do
 		ensure_backlog "$sys" "$seconds"
-		sql -c "VACUUM bench.b0, bench.b1_chunks, bench.b1_jobs, bench.b2_chunks,
+		sql -c "VACUUM bench.b0, bench.b1_chunks, bench.b1_jobs, bench.b1a_chunks,
+			bench.b1a_jobs, bench.b2_chunks,
 			bench.b2_jobs, jobchunk.job_chunks, jobchunk.crawl_jobs, jobchunk.job_counts,
 			pgq.event_1, pgq.event_1_0, pgq.event_1_1, pgq.event_1_2, pgq.tick,
 			pgq.subscription" -c "CHECKPOINT"
 		[ "$sys" = pgq ] && sql -c "SELECT count(pgq.register_consumer_at('bench', 'c' || i,
 			$PGQ_START_TICK)) FROM generate_series(0, $PGQ_CONSUMERS - 1) AS i" >/dev/null
-		case $sys in B1 | B2 | jobchunk*) read -r _ done0 < <(job_counts "$sys") ;; esac
+		case $sys in B1 | B1a | B2 | jobchunk*) read -r _ done0 < <(job_counts "$sys") ;; esac
 		read -r dead0 hot0 upd0 av0 < <(table_stats "$sys")
 		load=$(cut -d' ' -f1 /proc/loadavg)
 		out=$RESULTS_DIR/pgbench/$sys-c$clients${label/run/}.log
 		rc=0
+		server0=$(server_ticks)
+		client0=$(client_ticks)
 		# shellcheck disable=SC2046 # the -D settings are words
 		as_postgres pgbench -n -M prepared -c "$clients" -j "$threads" -T "$seconds" \
 			$(pgbench_vars "$sys") -f "$SCRIPTS/$sys.sql" >"$out" 2>&1 || rc=$?
+		client1=$(client_ticks)
+		wait_backends_gone
+		server1=$(server_ticks)
 		read -r dead1 hot1 upd1 av1 < <(table_stats "$sys")
 		case $sys in
-		B1 | B2 | jobchunk*) read -r _ done1 < <(job_counts "$sys") ;;
+		B1 | B1a | B2 | jobchunk*) read -r _ done1 < <(job_counts "$sys") ;;
 		B0) done1=$(((upd1 - upd0) / 2)) ;;
 		pgq) done1=$(pgq_consumed "$clients") ;;
 		esac
@@ -632,8 +673,11 @@ run_point() {
 		break
 	done
 
-	local items completed=$((done1 - done0)) hot_pct per_stream
+	local items completed=$((done1 - done0)) hot_pct per_stream server_us client_us
 	items=$(calc "printf \"%.1f\", $tps * ${BATCH[$sys]}")
+	# CPU per item (cycle, chunk, event), in microseconds
+	server_us=$(calc "printf \"%.0f\", ($server1 - $server0) * 1000000 / $CLK_TCK / ($tx * ${BATCH[$sys]})")
+	client_us=$(calc "printf \"%.0f\", ($client1 - $client0) * 1000000 / $CLK_TCK / ($tx * ${BATCH[$sys]})")
 	# every transaction pgbench counted must have done its work: completed
 	# its chunks, finished its PgQ batch, made its two updates
 	[ "$completed" -ge $((tx * BATCH[$sys])) ] ||
@@ -646,7 +690,7 @@ run_point() {
 	local job=${JOB[$sys]:-}
 	[ "$sys" = jobchunk-32jobs ] && job="${JOBS32% *}-${JOBS32#* }"
 	[ "$sys" = pgq ] && job="tick $PGQ_START_TICK"
-	echo "$sys,$clients,${BATCH[$sys]},$seconds,$tx,$tps,$items,$lat,$dead0,$dead1,$((dead1 - dead0)),$((upd1 - upd0)),$((hot1 - hot0)),$hot_pct,$((av1 - av0)),$completed,$load,$job" >>"$RAW"
+	echo "$sys,$clients,${BATCH[$sys]},$seconds,$tx,$tps,$items,$lat,$dead0,$dead1,$((dead1 - dead0)),$((upd1 - upd0)),$((hot1 - hot0)),$hot_pct,$((av1 - av0)),$completed,$load,$job,$server_us,$client_us" >>"$RAW"
 	RUNS_DONE=$((RUNS_DONE + 1))
 	log "$(printf '   [%2d/%d] %-16s %2d clients: %10s/s  dead Δ %7d  HOT %5s%%  load %s' \
 		"$RUNS_DONE" "$TOTAL_RUNS" "$sys" "$clients" "$items" $((dead1 - dead0)) \
@@ -748,12 +792,13 @@ rm -f "$RAW"
 ORDER="${SYSTEMS[*]} jobchunk-32jobs jobchunk-1job"
 {
 	echo
-	printf '%-16s %7s %11s %7s %7s %11s %6s\n' system clients cycles/s "x B0" "x B1" "dead tup Δ" "HOT %"
+	printf '%-16s %7s %11s %7s %7s %11s %6s %7s %7s\n' system clients cycles/s "x B0" "x B1" \
+		"dead tup Δ" "HOT %" "srv µs" "pgb µs"
 	for sys in $ORDER; do
 		awk -F, -v s="$sys" '$1 == s {
-			printf "%-16s %7d %11.1f %7s %7s %11d %6s\n", $1, $2, $7,
+			printf "%-16s %7d %11.1f %7s %7s %11d %6s %7d %7d\n", $1, $2, $7,
 				($8 == "" ? "-" : sprintf("%.2f", $8)), ($9 == "" ? "-" : sprintf("%.2f", $9)),
-				$13, ($16 == "" ? "-" : $16)
+				$13, ($16 == "" ? "-" : $16), $21, $22
 		}' "$CSV" | sort -s -k2,2n
 	done
 	echo
@@ -761,6 +806,9 @@ ORDER="${SYSTEMS[*]} jobchunk-32jobs jobchunk-1job"
 	echo "(batches of $PGQ_BATCH, each client its own consumer).  x B0, x B1: against B0 and B1 at the same"
 	echo "client count in this run.  dead tup Δ: n_dead_tup after the run minus before (autovacuum may"
 	echo "lower it); HOT %: n_tup_hot_upd / n_tup_upd during the run, over the system's tables."
+	echo "srv µs, pgb µs: CPU time per cycle (chunk, event) of the server's processes (backends,"
+	echo "autovacuum, WAL writer, checkpointer and the rest) and of pgbench, user and system, during the"
+	echo "run.  PgQ delivers each event to every consumer: its distinct events/s are events/s / clients."
 	# the one-hot-job rounds: the mean of each, and each round's ratio
 	hot=$(awk -F, -v c="$HOT_CLIENTS" '$2 == c && $1 == "jobchunk-1job" { one[++n1] = $7 }
 		$2 == c && $1 == "jobchunk-32jobs" { own[++n32] = $7 }
@@ -798,6 +846,10 @@ fi
 plot_list=$(IFS=,; echo "${plot_cmds[*]}")
 gnuplot <<EOF
 set terminal pngcairo size 1100,700 font ",11" noenhanced
+# ten series: two colours more than gnuplot's eight
+set linetype 9 lc rgb "dark-orange"
+set linetype 10 lc rgb "black"
+set linetype cycle 10
 set output '$RESULTS_DIR/throughput.png'
 set title "jobchunk benchmark $START_DATE: $NPROC cores, $DURATION s per point, synchronous_commit=on"
 set logscale x 2
