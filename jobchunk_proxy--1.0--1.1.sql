@@ -4,13 +4,15 @@
 \echo Use "ALTER EXTENSION jobchunk_proxy UPDATE TO '1.1'" to load this file. \quit
 
 --
--- A claim of any job passes over a shard only when it cannot reach it:
--- PL/Proxy's own errors (internal_error: no connection, a connection lost)
--- and a shard shutting down or starting up.  Any other error of a shard
--- (a privilege missing there, the shard's jobchunk needing its update, a
--- serialization failure) is raised at once.  In 1.0 every error was passed
--- over while another shard had chunks, so a shard that refused the caller
--- was left unclaimed without a word.
+-- A claim of any job passes over a shard silently only when it cannot reach
+-- it: PL/Proxy's own errors (internal_error: a connection refused or lost,
+-- a timeout) and a shard's admin_shutdown or crash_shutdown.  Any other
+-- error of a shard (a privilege missing there, the shard's jobchunk needing
+-- its update, a serialization failure) is raised when no chunk has been
+-- claimed yet, and sent as a WARNING otherwise: the chunks claimed on other
+-- shards have committed there, and are returned.  In 1.0 every error was
+-- passed over while another shard had chunks, so a shard that refused the
+-- caller was left unclaimed without a word.
 --
 CREATE OR REPLACE FUNCTION @extschema@.jc_claim(job_id bigint, n integer,
                                                 task_id text DEFAULT NULL,
@@ -42,10 +44,16 @@ BEGIN
             RETURN QUERY SELECT * FROM @extschema@.jc_claim_on(
                 shard, NULL, $2 OPERATOR(pg_catalog.-) claimed::integer, $3, $4);
             GET DIAGNOSTICS got = ROW_COUNT;
-        EXCEPTION WHEN internal_error OR admin_shutdown OR crash_shutdown
-                       OR cannot_connect_now THEN
-            failed_shard := COALESCE(failed_shard, shard);
-            got := 0;
+        EXCEPTION
+            WHEN internal_error OR admin_shutdown OR crash_shutdown THEN
+                failed_shard := COALESCE(failed_shard, shard);
+                got := 0;
+            WHEN OTHERS THEN
+                IF claimed OPERATOR(pg_catalog.=) 0 THEN
+                    RAISE;
+                END IF;
+                RAISE WARNING '%', SQLERRM USING ERRCODE = SQLSTATE;
+                got := 0;
         END;
         claimed := claimed OPERATOR(pg_catalog.+) got;
         EXIT WHEN claimed OPERATOR(pg_catalog.>=) $2;

@@ -597,7 +597,8 @@ CLK_TCK=$(getconf CLK_TCK)
 server_ticks() {
 	local pm
 	pm=$(head -n 1 "$WORK_DIR/data/postmaster.pid")
-	# (a process that exits meanwhile makes cat fail: its time is the postmaster's)
+	# (a process that exits meanwhile makes cat fail, which must not end the
+	# run; its time may then be missed or counted twice: a few ticks at most)
 	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed 's/ (.*) / x /' | awk -v pm="$pm" '
 		$1 == pm { t += $14 + $15 + $16 + $17 } $4 == pm { t += $14 + $15 }
 		END { print t + 0 }'
