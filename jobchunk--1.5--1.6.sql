@@ -5,8 +5,8 @@
 
 --
 -- Expired leases are found by their expiry alone, whatever their job: every
--- claim that takes back leases takes back those of any job, and so do the
--- purges.  Keyed by (job_id, lease_expires_at), the index made a claim
+-- claim that takes back leases takes back those of any job, and so does
+-- jc_purge_jobs() (jc_purge_job() those of its job).  Keyed by (job_id, lease_expires_at), the index made a claim
 -- across all jobs read every chunk in flight to find the expired ones.
 -- Only processing chunks are in it, so building it reads the table once and
 -- writes a small index.

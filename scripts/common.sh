@@ -49,7 +49,9 @@ start_cluster() {
 	export PGPORT=${PGPORT:-54329}
 	trap stop_cluster EXIT
 	echo "== starting a throwaway cluster in $WORK_DIR/data"
-	as_postgres initdb -D "$WORK_DIR/data" -U postgres -A trust >/dev/null
+	# UTF-8 whatever the caller's locale (none, in a container, gives SQL_ASCII)
+	as_postgres initdb -D "$WORK_DIR/data" -U postgres -A trust \
+		--encoding=UTF8 --locale=C.UTF-8 >/dev/null
 	as_postgres pg_ctl -D "$WORK_DIR/data" -l "$WORK_DIR/server.log" -w \
 		-o "-k $WORK_DIR -p $PGPORT -c listen_addresses=''" start >/dev/null
 }

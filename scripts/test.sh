@@ -32,7 +32,7 @@ run_suite() {
 		cat "$WORK_DIR"/src/regression.diffs "$WORK_DIR"/src/output_iso/regression.diffs \
 			2>/dev/null || true
 		for log in "$WORK_DIR"/src/tmp_check/log/regress_log_*; do
-			[ -f "$log" ] && tail -n 50 "$log"
+			if [ -f "$log" ]; then tail -n 50 "$log"; fi
 		done
 	fi
 }

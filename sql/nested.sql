@@ -5,8 +5,10 @@
 -- statement that fired the trigger is freed only when the transaction
 -- ends), and a claim that claims again from the same job (each works on a
 -- copy of the backend's position in the job); and triggers that skip the
--- rows a call inserts, which it refuses, changing nothing; and changes of
--- other functions and schemas, which leave the plans alone.
+-- rows a call inserts, which it refuses, changing nothing; jobchunk
+-- functions made by hand in another schema, called from a trigger or
+-- declared unlike the library's; and changes of other functions and
+-- schemas, which leave the plans alone.
 --
 SET search_path = jobchunk, public;
 INSERT INTO crawl_jobs (id, name) VALUES (110, 'nested');
@@ -41,6 +43,50 @@ SELECT total, pending, processing, completed, failed FROM jc_statistics(110);
 DROP TRIGGER nested ON job_chunks;
 DROP FUNCTION public.nested();
 DELETE FROM crawl_jobs WHERE id = 110;
+
+-- A jobchunk function made by hand in another schema, called from a trigger
+-- while a call runs: the call's later statements still run against its own
+-- schema's tables, and the other schema's stay empty.
+CREATE SCHEMA nested_other;
+CREATE TABLE nested_other.crawl_jobs (LIKE crawl_jobs INCLUDING ALL);
+CREATE TABLE nested_other.job_chunks (LIKE job_chunks INCLUDING ALL);
+CREATE TABLE nested_other.job_counts (LIKE job_counts INCLUDING ALL);
+CREATE FUNCTION nested_other.jc_chunk(chunk_id bigint) RETURNS SETOF job_chunks
+AS '$libdir/jobchunk', 'jc_chunk' LANGUAGE C;
+CREATE FUNCTION public.other_schema() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nested_other.jc_chunk(0);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER other_schema BEFORE UPDATE ON crawl_jobs
+FOR EACH ROW EXECUTE FUNCTION public.other_schema();
+INSERT INTO crawl_jobs (id, name) VALUES (111, 'other schema');
+SELECT count(*) FROM jc_create_chunks(111, 1000);
+SELECT (SELECT count(*) FROM job_chunks WHERE job_id = 111) AS chunks,
+       (SELECT count(*) FROM job_counts WHERE job_id = 111) AS stripes,
+       (SELECT count(*) FROM nested_other.job_chunks) AS other_chunks,
+       (SELECT count(*) FROM nested_other.job_counts) AS other_stripes;
+DROP TRIGGER other_schema ON crawl_jobs;
+DROP FUNCTION public.other_schema();
+DROP FUNCTION nested_other.jc_chunk(bigint);
+-- Such a function may leave its arguments unnamed: a NULL is refused by
+-- the argument's number.
+CREATE FUNCTION nested_other.jc_pause_job(bigint) RETURNS void
+AS '$libdir/jobchunk', 'jc_pause_job' LANGUAGE C;
+SELECT nested_other.jc_pause_job(NULL);
+DROP FUNCTION nested_other.jc_pause_job(bigint);
+-- Or declare a result of other columns than the library's.
+CREATE FUNCTION nested_other.jc_progress(INOUT job_id bigint, OUT total bigint,
+    OUT pending bigint, OUT processing bigint, OUT completed bigint,
+    OUT failed bigint, OUT completion numeric, OUT success numeric,
+    OUT is_complete boolean, OUT at timestamptz, OUT extra bigint)
+AS '$libdir/jobchunk', 'jc_progress' LANGUAGE C;
+SELECT * FROM nested_other.jc_progress(111);
+DROP FUNCTION nested_other.jc_progress(bigint);
+DROP TABLE nested_other.job_counts, nested_other.job_chunks, nested_other.crawl_jobs;
+DROP SCHEMA nested_other;
+DELETE FROM crawl_jobs WHERE id = 111;
 
 -- A trigger that skips the new job, or some of the new chunks: the call is
 -- refused (09000), and changes nothing.

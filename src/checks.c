@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * checks.c
- *		Checks shared by the jobchunk functions: of their arguments, and that
- *		a job exists.
+ *		Checks shared by the jobchunk functions: of their arguments and their
+ *		number, that a job exists, and that the extension's SQL objects are
+ *		of the version this library is for.
  *
  * The SQL functions are not STRICT: a NULL where a value is needed is an
  * error that names the argument, not a silent NULL result.
@@ -19,12 +20,10 @@
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
@@ -39,7 +38,8 @@ static JcQuery job_exists = {
 
 /*
  * Raise invalid_parameter_value if argument argno (from 0) is NULL, naming
- * it as the function's SQL declaration does.
+ * it as the function's SQL declaration does, or by its number if that
+ * leaves it unnamed.
  */
 void
 jc_check_not_null(FunctionCallInfo fcinfo, int argno)
@@ -59,9 +59,11 @@ jc_check_not_null(FunctionCallInfo fcinfo, int argno)
 	if (!HeapTupleIsValid(proctup))
 		elog(ERROR, "cache lookup failed for function %u", fn_oid);
 	nargs = get_func_arg_info(proctup, &argtypes, &argnames, &argmodes);
-	if (argnames == NULL || argno >= nargs)
-		elog(ERROR, "function %u has no name for argument %d", fn_oid, argno);
-	argname = argnames[argno];
+	/* a function made by hand may leave its arguments unnamed */
+	if (argnames != NULL && argno < nargs && argnames[argno][0] != '\0')
+		argname = argnames[argno];
+	else
+		argname = psprintf("argument %d", argno + 1);
 	ReleaseSysCache(proctup);
 
 	ereport(ERROR,

@@ -34,8 +34,6 @@
  */
 #include "jobchunk.h"
 
-#include "utils/builtins.h"
-
 PG_FUNCTION_INFO_V1(jc_chunk_is_valid);
 
 /* Whether text t is the C string s */

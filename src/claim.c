@@ -159,7 +159,7 @@ static JcQuery take_back_expired = {
 	"FROM expired AS x "
 	"WHERE c.id OPERATOR(pg_catalog.=) x.id "
 	"RETURNING c.job_id, c.status, x.state), "
-	JC_COUNT("reaped", "0", "-1", "0",
+	JC_COUNT("reaped", "-1", "0",
 			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$3")
 	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' "
 	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped",
@@ -197,7 +197,7 @@ static JcQuery take_back_expired = {
 	"ORDER BY n.priority DESC, n.created_at, n.chunk_index " \
 	"LIMIT $4 FOR UPDATE SKIP LOCKED)) " \
 	"RETURNING c.*), " \
-	JC_COUNT("claimed", "0", "1", "0", "0", "$5") \
+	JC_COUNT("claimed", "1", "0", "0", "$5") \
 	"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index"
 
 static JcQuery claim_from_head = {
@@ -459,7 +459,7 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * Claim up to n chunks of one job into the result; return how many.  From
  * the backend's position in the job while it has one and
  * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
- * still missing, from the head, after taking back the job's expired leases.
+ * still missing, from the head, after taking back expired leases of any job.
  *
  * A claim never waits for the job's row lock, which a cancel or a purge may
  * hold while it waits for chunks this call has claimed (see counts.c).  A

@@ -19,7 +19,7 @@ PG_FUNCTION_INFO_V1(jc_create_chunks);
  * Lock the job row, so that concurrent creations for one job queue up here,
  * prove the job exists and learn its state.
  */
-static JcQuery lock_job = {
+static JcQuery touch_job = {
 	.sql = "UPDATE @extschema@.crawl_jobs AS j SET updated_at = " JC_CLOCK " "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1 RETURNING j.state",
 	.nargs = 1,
@@ -62,7 +62,7 @@ static JcQuery insert_chunks = {
  * made once, so its stripes are new; ON CONFLICT only guards against rows
  * left by hand.)
  */
-static JcQuery count_chunks = {
+static JcQuery insert_counts = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "
 		"SELECT $1, s.i, CASE WHEN s.i OPERATOR(pg_catalog.=) $3 THEN $2 ELSE 0 END, "
 		JC_CLOCK " "
@@ -125,7 +125,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	jc_connect(fcinfo);
 
 	values[0] = Int64GetDatum(job_id);
-	if (jc_execute(&lock_job, values, NULL, false) == 0)
+	if (jc_execute(&touch_job, values, NULL, false) == 0)
 	{
 		jc_check_job_exists(job_id, false);
 		ereport(ERROR,
@@ -161,7 +161,7 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum((int32) nchunks);
 	values[2] = jc_stripe();
 	values[3] = Int32GetDatum(JC_STRIPES - 1);
-	jc_execute(&count_chunks, values, NULL, false);
+	jc_execute(&insert_counts, values, NULL, false);
 	if (strcmp(state, "active") == 0)
 		jc_notify_claimable(job_id);
 

@@ -73,23 +73,23 @@ typedef struct JcQuery
 
 /*
  * Chunk counts: the SQL of a CTE "counted", to put after the CTE of a
- * statement that changes chunks.  For each row d of source (which has a
- * column job_id), the integer expressions total, processing, completed and
- * failed give the changes of the counts; counted adds them up per job into
- * the job's stripe number stripe in job_counts, in job order so that two
- * statements changing the same stripes lock them in the same order, and
- * sets the stripe's updated_at to JC_CLOCK.  See counts.c.
+ * statement that changes chunks' statuses (not their number: only
+ * jc_create_chunks() adds to a job's total).  For each row d of source
+ * (which has a column job_id), the integer expressions processing,
+ * completed and failed give the changes of the counts; counted adds them up
+ * per job into the job's stripe number stripe in job_counts, in job order so
+ * that two statements changing the same stripes lock them in the same order,
+ * and sets the stripe's updated_at to JC_CLOCK.  See counts.c.
  */
 #define JC_STRIPES 64
-#define JC_COUNT(source, total, processing, completed, failed, stripe) \
+#define JC_COUNT(source, processing, completed, failed, stripe) \
 	"counted AS (INSERT INTO @extschema@.job_counts AS k " \
-	"(job_id, stripe, total, processing, completed, failed, updated_at) " \
-	"SELECT d.job_id, " stripe ", pg_catalog.sum(" total "), " \
+	"(job_id, stripe, processing, completed, failed, updated_at) " \
+	"SELECT d.job_id, " stripe ", " \
 	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
 	"pg_catalog.sum(" failed "), " JC_CLOCK " " \
 	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
-	"total = k.total OPERATOR(pg_catalog.+) excluded.total, " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \

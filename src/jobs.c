@@ -19,7 +19,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -119,7 +118,7 @@ static JcQuery fail_pending = {
 		"AND c.job_id OPERATOR(pg_catalog.=) $1 "
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c.job_id), "
-		JC_COUNT("changed", "0", "0", "0", "1", "$2")
+		JC_COUNT("changed", "0", "0", "1", "$2")
 		"SELECT pg_catalog.count(*) FROM changed",
 	.nargs = 2,
 	.argtypes = {INT8OID, INT4OID},
@@ -282,9 +281,10 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 /*
  * jc_purge_job(job_id bigint) RETURNS bigint
  *
- * Purges a finished job: one with chunks, none pending or processing, or a
- * cancelled one.  A job without chunks that is not cancelled is a job whose
- * chunks are still to be created, as for jc_is_complete().  The job's
+ * Purges a finished job: one with none of its chunks pending or processing
+ * (a cancelled job has none pending), and with chunks or cancelled.  A job
+ * without chunks that is not cancelled is a job whose chunks are still to
+ * be created, as for jc_is_complete().  The job's
  * expired leases are taken back first, so a chunk whose worker died counts
  * as what it becomes: pending, or failed in a cancelled job.  Returns how
  * many chunks it deleted.

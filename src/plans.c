@@ -270,12 +270,15 @@ forget_last_result(void)
 
 /*
  * Run plan to the end, counted in statements_running while it runs (see
- * get_plan()); return SPI's result code.
+ * get_plan()); return SPI's result code.  A jobchunk function that the
+ * statement calls (from a trigger) may belong to another schema: the
+ * caller's schema is set back after the statement, however it ends.
  */
 static int
 run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
 {
 	volatile int result = 0;
+	Oid			nspid = current_nspid;
 
 	statements_running++;
 	PG_TRY();
@@ -285,6 +288,7 @@ run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
 	PG_FINALLY();
 	{
 		statements_running--;
+		current_nspid = nspid;
 	}
 	PG_END_TRY();
 	return result;
@@ -296,6 +300,7 @@ static int
 run_plan_extended(SPIPlanPtr plan, const SPIExecuteOptions *options)
 {
 	volatile int result = 0;
+	Oid			nspid = current_nspid;
 
 	statements_running++;
 	PG_TRY();
@@ -305,6 +310,7 @@ run_plan_extended(SPIPlanPtr plan, const SPIExecuteOptions *options)
 	PG_FINALLY();
 	{
 		statements_running--;
+		current_nspid = nspid;
 	}
 	PG_END_TRY();
 	return result;

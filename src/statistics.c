@@ -127,13 +127,19 @@ put_statistics(FunctionCallInfo fcinfo, const JcCounts *counts,
 	values[(*i)++] = percentage(counts->completed, counts->total);
 }
 
+/*
+ * The row type of the function's result, which must have natts columns (a
+ * function declared by hand might not).
+ */
 static TupleDesc
-result_tupdesc(FunctionCallInfo fcinfo)
+result_tupdesc(FunctionCallInfo fcinfo, int natts)
 {
 	TupleDesc	tupdesc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != natts)
+		elog(ERROR, "incorrect number of output arguments");
 	return BlessTupleDesc(tupdesc);
 }
 
@@ -148,7 +154,7 @@ Datum
 jc_statistics(PG_FUNCTION_ARGS)
 {
 	JcCounts	counts;
-	TupleDesc	tupdesc = result_tupdesc(fcinfo);
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, JC_STATISTICS_COLS);
 	Datum		values[JC_STATISTICS_COLS];
 	bool		nulls[JC_STATISTICS_COLS] = {0};
 	int			i = 0;
@@ -176,7 +182,7 @@ Datum
 jc_progress(PG_FUNCTION_ARGS)
 {
 	JcCounts	counts;
-	TupleDesc	tupdesc = result_tupdesc(fcinfo);
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, JC_PROGRESS_COLS);
 	Datum		values[JC_PROGRESS_COLS];
 	bool		nulls[JC_PROGRESS_COLS] = {0};
 	int			i = 0;

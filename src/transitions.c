@@ -56,7 +56,7 @@ static JcQuery mark_processing = {
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "0", "1", "0", "0", "$4")
+		JC_COUNT("changed", "1", "0", "0", "$4")
 		"SELECT chunk FROM changed",
 	.nargs = 5,
 	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT8OID},
@@ -94,7 +94,7 @@ static JcQuery mark_completed = {
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
+		JC_COUNT("changed", "-1", "1", "0", "$3")
 		"SELECT chunk FROM changed",
 	.nargs = 3,
 	.argtypes = {INT8OID, INT8OID, INT4OID},
@@ -126,7 +126,7 @@ static JcQuery mark_completed_many = {
 		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
 		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.*), "
-		JC_COUNT("changed", "0", "-1", "1", "0", "$3")
+		JC_COUNT("changed", "-1", "1", "0", "$3")
 		"SELECT * FROM changed ORDER BY id",
 	.nargs = 3,
 	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT4OID},
@@ -151,7 +151,7 @@ static JcQuery mark_failed = {
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "0", "-1", "0", "1", "$4")
+		JC_COUNT("changed", "-1", "0", "1", "$4")
 		"SELECT chunk FROM changed",
 	.nargs = 4,
 	.argtypes = {INT8OID, INT8OID, TEXTOID, INT4OID},
@@ -182,7 +182,7 @@ static JcQuery retry = {
 		"AND j.state OPERATOR(pg_catalog.<>) 'cancelled' "
 		"RETURNING c AS chunk, c.job_id, "
 		"j.state OPERATOR(pg_catalog.=) 'active' AS claimable), "
-		JC_COUNT("changed", "0", "0", "0", "-1", "$3")
+		JC_COUNT("changed", "0", "0", "-1", "$3")
 		"SELECT chunk, job_id, claimable FROM changed",
 	.nargs = 3,
 	.argtypes = {INT8OID, INT4OID, INT4OID},
@@ -421,6 +421,7 @@ jc_retry(PG_FUNCTION_ARGS)
 	int64		chunk_id;
 	Datum		values[3];
 	bool		isnull;
+	uint64		processed;
 
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
@@ -429,7 +430,8 @@ jc_retry(PG_FUNCTION_ARGS)
 	values[2] = jc_stripe();
 
 	jc_connect(fcinfo);
-	if (jc_execute(&retry, values, NULL, false) == 1)
+	processed = jc_execute(&retry, values, NULL, false);
+	if (processed == 1)
 	{
 		int64		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 														 SPI_tuptable->tupdesc,
@@ -441,7 +443,7 @@ jc_retry(PG_FUNCTION_ARGS)
 									   SPI_tuptable->tupdesc, 3, &isnull)))
 			jc_notify_claimable(job_id);
 	}
-	PG_RETURN_DATUM(changed(SPI_processed, chunk_id, 'n', 0, "retried",
+	PG_RETURN_DATUM(changed(processed, chunk_id, 'n', 0, "retried",
 							JC_FAILED));
 }
 

@@ -82,6 +82,7 @@
 # HOT_ROUNDS (3: rounds of the one-hot-job pair).
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/common.sh"
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/systems.sh"
 
 QUICK=0
 BUILD=${BUILD:-1}
@@ -116,17 +117,6 @@ export PGPORT=${PGPORT:-54339}
 NPROC=$(nproc)
 START_SECONDS=$SECONDS
 
-SETTINGS=(
-	shared_buffers=1GB
-	max_connections=100
-	synchronous_commit=on
-	fsync=on
-	max_wal_size=8GB
-	checkpoint_timeout=30min
-	maintenance_work_mem=256MB
-	effective_cache_size=4GB
-	jit=off
-)
 SHOWN_SETTINGS="'shared_buffers','max_connections','synchronous_commit','fsync',
 	'full_page_writes','wal_level','max_wal_size','checkpoint_timeout','work_mem',
 	'maintenance_work_mem','effective_cache_size','jit','random_page_cost',
@@ -194,178 +184,14 @@ as_postgres pg_ctl -D "$WORK_DIR/data" -l "$WORK_DIR/server.log" -w -m fast \
 	-o "-k $WORK_DIR -p $PGPORT -c listen_addresses=''" restart >/dev/null
 
 log "== creating the systems"
-sql >/dev/null <<SQL
-CREATE EXTENSION jobchunk;
-CREATE EXTENSION pgq;
-CREATE SCHEMA bench;
+create_systems
 
--- B0: the limit
-CREATE TABLE bench.b0 (
-	id bigint PRIMARY KEY,
-	status text NOT NULL DEFAULT 'pending',
-	updated_at timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
-
--- B1, B1a and B2: the same table as jobchunk's, the same indexes and checks
--- (LIKE ... INCLUDING ALL copies what is installed now), the same storage
--- options, and a jobs table of their own to reference
-DO \$\$
-DECLARE
-	b text;
-	opts text;
-BEGIN
-	SELECT array_to_string(reloptions, ', ') INTO opts
-	FROM pg_class WHERE oid = 'jobchunk.job_chunks'::regclass;
-	FOREACH b IN ARRAY ARRAY['b1', 'b1a', 'b2'] LOOP
-		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.crawl_jobs INCLUDING ALL)',
-			b || '_jobs');
-		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.job_chunks INCLUDING ALL)',
-			b || '_chunks');
-		EXECUTE format('ALTER TABLE bench.%I ADD FOREIGN KEY (job_id) '
-			'REFERENCES bench.%I (id) ON DELETE CASCADE', b || '_chunks', b || '_jobs');
-		IF opts IS NOT NULL THEN
-			EXECUTE format('ALTER TABLE bench.%I SET (%s)', b || '_chunks', opts);
-		END IF;
-	END LOOP;
-END
-\$\$;
-
--- B2: B1's statements as PL/pgSQL functions
-CREATE FUNCTION bench.b2_claim(p_job bigint)
-RETURNS TABLE (id bigint, lease_token bigint)
-LANGUAGE plpgsql AS \$\$
-#variable_conflict use_column
-BEGIN
-	RETURN QUERY
-	UPDATE bench.b2_chunks AS c
-	SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
-		lease_expires_at = now() + interval '5 minutes', updated_at = now()
-	WHERE c.id = (SELECT n.id FROM bench.b2_chunks AS n
-		WHERE n.job_id = p_job AND n.status = 'pending'
-		ORDER BY n.priority DESC, n.created_at, n.id
-		LIMIT 1 FOR UPDATE SKIP LOCKED)
-	RETURNING c.id, c.lease_token;
-END
-\$\$;
-
-CREATE FUNCTION bench.b2_complete(p_id bigint, p_token bigint)
-RETURNS void
-LANGUAGE plpgsql AS \$\$
-BEGIN
-	UPDATE bench.b2_chunks AS c
-	SET status = 'completed', lease_expires_at = NULL, error_message = NULL,
-		updated_at = now()
-	WHERE c.id = p_id AND c.lease_token = p_token AND c.status = 'processing';
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'chunk % is not processing under token %', p_id, p_token
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-END
-\$\$;
-
--- PgQ: a queue that ticks every $PGQ_BATCH events, one consumer per client
-SELECT pgq.create_queue('bench');
-SELECT pgq.set_queue_config('bench', 'ticker_max_count', '$PGQ_BATCH');
-SELECT pgq.ticker('bench');
-SELECT count(pgq.register_consumer('bench', 'c' || i))
-FROM generate_series(0, $PGQ_CONSUMERS - 1) AS i;
-SQL
-sql -c "VACUUM ANALYZE"
-
-# The pgbench scripts: one file per system, variables from -D
-cat >"$SCRIPTS/B0.sql" <<'EOF'
-\set id random(1, 100000)
-UPDATE bench.b0 SET status = 'processing', updated_at = now() WHERE id = :id;
-\set id random(1, 100000)
-UPDATE bench.b0 SET status = 'completed', updated_at = now() WHERE id = :id;
-EOF
-cat >"$SCRIPTS/B1.sql" <<'EOF'
-UPDATE bench.b1_chunks AS c
-SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
-	lease_expires_at = now() + interval '5 minutes', updated_at = now()
-WHERE c.id = (SELECT n.id FROM bench.b1_chunks AS n
-	WHERE n.job_id = :job AND n.status = 'pending'
-	ORDER BY n.priority DESC, n.created_at, n.id
-	LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING c.id, c.lease_token AS token \gset
-UPDATE bench.b1_chunks
-SET status = 'completed', lease_expires_at = NULL, error_message = NULL, updated_at = now()
-WHERE id = :id AND lease_token = :token AND status = 'processing'
-RETURNING id AS done \gset
-EOF
-sed -e 's/b1_chunks/b1a_chunks/g' \
-	-e "s/^RETURNING c.id, c.lease_token AS token/AND (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) = 'off'\\n&/" \
-	"$SCRIPTS/B1.sql" >"$SCRIPTS/B1a.sql"
-cat >"$SCRIPTS/B2.sql" <<'EOF'
-SELECT id, lease_token AS token FROM bench.b2_claim(:job) \gset
-SELECT bench.b2_complete(:id, :token);
-EOF
-# \gset fails the client when a claim finds nothing: a drained queue stops the run
-cat >"$SCRIPTS/jobchunk.sql" <<'EOF'
-SELECT id, lease_token AS token FROM jobchunk.jc_next_pending(:job::bigint) \gset
-SELECT id AS done FROM jobchunk.jc_mark_completed(:id::bigint, :token::bigint) \gset
-EOF
-cp "$SCRIPTS/jobchunk.sql" "$SCRIPTS/jobchunk-1job.sql"
-cat >"$SCRIPTS/jobchunk-32jobs.sql" <<'EOF'
-\set job :first_job + :client_id
-SELECT id, lease_token AS token FROM jobchunk.jc_next_pending(:job::bigint) \gset
-SELECT id AS done FROM jobchunk.jc_mark_completed(:id::bigint, :token::bigint) \gset
-EOF
-# pgbench's \gset takes one row: the batch travels as two arrays in text form,
-# sent back as parameters of the prepared statement.  A short batch means a
-# drained job: 1 / 0 fails the client.
-for n in 10 50; do
-	cat >"$SCRIPTS/jobchunk-n$n.sql" <<'EOF'
-SELECT array_agg(id) AS ids, array_agg(lease_token) AS tokens, count(*) AS claimed
-FROM jobchunk.jc_claim(:job::bigint, :batch::integer) \gset
-\if :claimed != :batch
-\set drained 1 / 0
-\endif
-SELECT count(*) AS completed FROM jobchunk.jc_mark_completed(:ids::bigint[], :tokens::bigint[]) \gset
-\if :completed != :batch
-\set lost 1 / 0
-\endif
-EOF
-done
-cat >"$SCRIPTS/pgq.sql" <<'EOF'
-BEGIN;
-SELECT pgq.next_batch('bench', 'c' || :client_id) AS batch_id \gset
-SELECT count(*) AS events FROM pgq.get_batch_events(:batch_id::bigint) \gset
-COMMIT;
-\if :events != :batch
-\set drained 1 / 0
-\endif
-SELECT pgq.finish_batch(:batch_id::bigint);
-EOF
-chmod 644 "$SCRIPTS"/*.sql
+write_scripts "$SCRIPTS"
 cp "$SCRIPTS"/*.sql "$RESULTS_DIR/scripts/"
 
 #
 # Backlogs
 #
-# chunks (jobchunk) or rows (B1, B2) of a new job of N, in the system's table
-new_job() {
-	local sys=$1 n=$2 job
-	case $sys in
-	B1 | B1a | B2)
-		local t=bench.${sys,,}
-		job=$(sql -c "INSERT INTO ${t}_jobs (name) VALUES ('$sys') RETURNING id")
-		sql -c "SET synchronous_commit = off" -c "
-			INSERT INTO ${t}_chunks (job_id, chunk_index, status, priority, image_range)
-			SELECT $job, i, 'pending', 5, jsonb_build_object('start', i, 'end', i)
-			FROM generate_series(0, $n - 1) AS i" -c "ANALYZE ${t}_chunks, ${t}_jobs" >/dev/null
-		;;
-	*)
-		job=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('$sys') RETURNING id")
-		sql -c "SET synchronous_commit = off" -c "SET jobchunk.chunk_size = 1" \
-			-c "SELECT count(*) FROM jobchunk.jc_create_chunks($job, $n)" \
-			-c "ANALYZE jobchunk.job_chunks, jobchunk.crawl_jobs, jobchunk.job_counts" >/dev/null
-		;;
-	esac
-	echo "$job"
-}
-
 # A job that has run low leaves the queue: its pending chunks fail, so that
 # only the jobs in use have pending chunks.  (B1's claim, in the order
 # (priority, created_at, id), is served by the index across jobs, led by
