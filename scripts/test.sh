@@ -41,8 +41,8 @@ run_suite "regression tests (pg_regress)" ISOLATION= TAP_TESTS=
 run_suite "isolation tests (pg_isolation_regress)" REGRESS= TAP_TESTS=
 run_suite "TAP tests (prove)" REGRESS= ISOLATION=
 
-passed=$(grep -cE '\.\.\. ok |\.\. ok$' "$WORK_DIR/tests.log" || true)
-failed=$(grep -cE '\.\.\. FAILED|\.\. (Dubious|Failed)' "$WORK_DIR/tests.log" || true)
+passed=$(grep -cE '\.\.\. ok |\.\. ok$|^ok [0-9]+ ' "$WORK_DIR/tests.log" || true)
+failed=$(grep -cE '\.\.\. FAILED|\.\. (Dubious|Failed)|^not ok [0-9]+ ' "$WORK_DIR/tests.log" || true)
 if [ "$failed_suites" -gt 0 ] && [ "$failed" -eq 0 ]; then
 	failed=$failed_suites
 fi

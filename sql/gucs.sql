@@ -15,8 +15,10 @@ SELECT outcome('SET jobchunk.chunk_size = 0');
 SELECT outcome('SET jobchunk.chunk_size = -1');
 SELECT outcome('SET jobchunk.max_retries = -1');
 SELECT outcome('SET jobchunk.chunk_size = ''many''');
-SELECT outcome('SET jobchunk.lease_timeout = 0');
-SELECT outcome('SET jobchunk.rescan_interval = -1');
+-- (PostgreSQL 17 gives the bounds with their unit, 1 s .. 2147483647 s:
+-- taken out, so that one expected output serves every version)
+SELECT regexp_replace(outcome('SET jobchunk.lease_timeout = 0'), '(\d) m?s( \.\.|\)$)', '\1\2', 'g') AS outcome;
+SELECT regexp_replace(outcome('SET jobchunk.rescan_interval = -1'), '(\d) m?s( \.\.|\)$)', '\1\2', 'g') AS outcome;
 SELECT outcome('SET jobchunk.synchronous_claims = ''sometimes''');
 SELECT outcome('SET jobchunk.notify = ''sometimes''');
 

@@ -12,6 +12,10 @@ SELECT pg_describe_object(classid, objid, objsubid) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'jobchunk')
+  -- (PostgreSQL 17 also lists the tables' row types and the array types)
+  AND NOT (classid = 'pg_type'::regclass AND objid IN
+           (SELECT reltype FROM pg_class WHERE relkind <> 'c'
+            UNION ALL SELECT typarray FROM pg_type))
 ORDER BY 1;
 
 -- Every function is written in C, and runs as the extension's owner (SECURITY

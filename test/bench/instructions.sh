@@ -19,11 +19,17 @@
 # server processes, and waiting.  It is the CPU work of the backend in user
 # space, in which the systems differ; not a substitute for run.sh.
 #
+# The systems are run.sh's (its header says what each does), less PgQ, and
+# one more: B1c, B1 whose two statements also keep the job's counts as
+# jobchunk's do (a CTE that adds the change to the client's stripe of a
+# table like job_counts, INSERT ... ON CONFLICT DO UPDATE): what exact
+# progress costs a hand-written queue.
+#
 # Prints one table: instructions per cycle, as a ratio to B0 and B1, and
 # the share of them in executor start-up (ExecutorStart, at every level:
 # the top statement's and those that jobchunk's functions run through SPI).
 # Settings, from the environment: FEW (500), MANY (2500), PGPORT (54338).
-# PgQ is left out: its batches need run.sh's ticks.
+# PgQ is left out: its batches need run.sh's ticks.  About 2 minutes here.
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/common.sh"
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/systems.sh"
@@ -43,8 +49,8 @@ MANY=${MANY:-2500}
 export PGPORT=${PGPORT:-54338}
 PGQ_BATCH=50
 PGQ_CONSUMERS=1
-SYSTEMS=(B0 B1 B1a B2 jobchunk jobchunk-n10 jobchunk-n50)
-declare -A BATCH=([B0]=1 [B1]=1 [B1a]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10 [jobchunk-n50]=50)
+SYSTEMS=(B0 B1 B1a B1c B2 jobchunk jobchunk-n10 jobchunk-n50)
+declare -A BATCH=([B0]=1 [B1]=1 [B1a]=1 [B1c]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10 [jobchunk-n50]=50)
 declare -A JOB=()
 
 die() { echo "instructions: $*" >&2; exit 1; }
@@ -89,8 +95,9 @@ as_postgres pg_isready -q || die "the server did not start under valgrind: $(tai
 children() { ps -o pid= --ppid "$(head -n 1 "$WORK_DIR/data/postmaster.pid")" | sort; }
 
 # run SYSTEM's script for N chunks, and print the callgrind file of the
-# backend that ran it (pgbench opens a second connection, which runs
-# little), once the backends are gone and have written their files
+# backend that ran it, once the processes started since have exited and
+# written their files (pgbench opens a second connection, which runs little:
+# the file with the most instructions is the one)
 counted_run() {
 	local sys=$1 n=$2 before stay new
 	before=$(ls "$CG")
@@ -101,10 +108,10 @@ counted_run() {
 		-f "$WORK_DIR/$sys.sql" >"$WORK_DIR/pgbench-$sys-$n.log" 2>&1 ||
 		die "pgbench failed for $sys: $(tail -n 5 "$WORK_DIR/pgbench-$sys-$n.log")"
 	for _ in $(seq 600); do
-		[ "$(children)" = "$stay" ] && break
+		[ -z "$(comm -13 <(echo "$stay") <(children))" ] && break
 		sleep 0.5
 	done
-	[ "$(children)" = "$stay" ] || die "the backends of $sys's run did not exit"
+	[ -z "$(comm -13 <(echo "$stay") <(children))" ] || die "the backends of $sys's run did not exit"
 	new=$(comm -13 <(echo "$before") <(ls "$CG"))
 	[ -n "$new" ] || die "no callgrind file from the backends of $sys's run"
 	for f in $new; do
@@ -131,7 +138,7 @@ for sys in "${SYSTEMS[@]}"; do
 	PER_CYCLE[$sys]=$((($(total "$many") - $(total "$few")) / cycles))
 	START_SHARE[$sys]=$(awk -v a="$(inclusive "$many" ExecutorStart)" \
 		-v b="$(inclusive "$few" ExecutorStart)" -v c="${PER_CYCLE[$sys]}" -v n="$cycles" \
-		'BEGIN { printf "%.0f", 100 * (a - b) / n / c }')
+		'BEGIN { printf "%.1f", 100 * (a - b) / n / c }')
 done
 
 echo

@@ -2,7 +2,7 @@
 # test/bench/systems.sh: the systems the benchmarks compare, and their
 # pgbench scripts; sourced by run.sh and instructions.sh, which define sql()
 # (psql as the postgres user), PGQ_BATCH and PGQ_CONSUMERS.  run.sh's header
-# describes every system.
+# describes the systems; instructions.sh's, B1c, which only it runs.
 
 # The server settings of every benchmark (ALTER SYSTEM, then a restart)
 SETTINGS=(
@@ -17,7 +17,7 @@ SETTINGS=(
 	jit=off
 )
 
-# jobchunk, PgQ, and the tables and functions of B0, B1, B1a and B2
+# jobchunk, PgQ, and the tables and functions of B0, B1, B1a, B1c and B2
 create_systems() {
 sql >/dev/null <<SQL
 CREATE EXTENSION jobchunk;
@@ -32,7 +32,7 @@ CREATE TABLE bench.b0 (
 );
 INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
 
--- B1, B1a and B2: the same table as jobchunk's, the same indexes and checks
+-- B1, B1a, B1c and B2: the same table as jobchunk's, the same indexes and checks
 -- (LIKE ... INCLUDING ALL copies what is installed now), the same storage
 -- options, and a jobs table of their own to reference
 DO \$\$
@@ -42,7 +42,7 @@ DECLARE
 BEGIN
 	SELECT array_to_string(reloptions, ', ') INTO opts
 	FROM pg_class WHERE oid = 'jobchunk.job_chunks'::regclass;
-	FOREACH b IN ARRAY ARRAY['b1', 'b1a', 'b2'] LOOP
+	FOREACH b IN ARRAY ARRAY['b1', 'b1a', 'b1c', 'b2'] LOOP
 		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.crawl_jobs INCLUDING ALL)',
 			b || '_jobs');
 		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.job_chunks INCLUDING ALL)',
@@ -55,6 +55,10 @@ BEGIN
 	END LOOP;
 END
 \$\$;
+-- B1c: B1 that keeps counts as jobchunk does, in a table like job_counts
+CREATE TABLE bench.b1c_counts (LIKE jobchunk.job_counts INCLUDING ALL);
+ALTER TABLE bench.b1c_counts ADD FOREIGN KEY (job_id)
+	REFERENCES bench.b1c_jobs (id) ON DELETE CASCADE;
 
 -- B2: B1's statements as PL/pgSQL functions
 CREATE FUNCTION bench.b2_claim(p_job bigint)
@@ -125,6 +129,37 @@ EOF
 sed -e 's/b1_chunks/b1a_chunks/g' \
 	-e "s/^RETURNING c.id, c.lease_token AS token/AND (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) = 'off'\\n&/" \
 	"$dir/B1.sql" >"$dir/B1a.sql"
+# B1c: each of B1's statements also adds its change to the job's counts,
+# in the client's stripe, as jobchunk's JC_COUNT does
+cat >"$dir/B1c.sql" <<'EOF'
+\set stripe :client_id % 64
+WITH claimed AS (UPDATE bench.b1c_chunks AS c
+SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
+	lease_expires_at = now() + interval '5 minutes', updated_at = now()
+WHERE c.id = (SELECT n.id FROM bench.b1c_chunks AS n
+	WHERE n.job_id = :job AND n.status = 'pending'
+	ORDER BY n.priority DESC, n.created_at, n.id
+	LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING c.id, c.lease_token, c.job_id),
+counted AS (INSERT INTO bench.b1c_counts AS k (job_id, stripe, processing, completed, failed, updated_at)
+SELECT d.job_id, :stripe, sum(1), sum(0), sum(0), clock_timestamp()
+FROM claimed AS d GROUP BY d.job_id ORDER BY d.job_id
+ON CONFLICT (job_id, stripe) DO UPDATE SET processing = k.processing + excluded.processing,
+	completed = k.completed + excluded.completed, failed = k.failed + excluded.failed,
+	updated_at = clock_timestamp())
+SELECT id, lease_token AS token FROM claimed \gset
+WITH changed AS (UPDATE bench.b1c_chunks
+SET status = 'completed', lease_expires_at = NULL, error_message = NULL, updated_at = now()
+WHERE id = :id AND lease_token = :token AND status = 'processing'
+RETURNING id, job_id),
+counted AS (INSERT INTO bench.b1c_counts AS k (job_id, stripe, processing, completed, failed, updated_at)
+SELECT d.job_id, :stripe, sum(-1), sum(1), sum(0), clock_timestamp()
+FROM changed AS d GROUP BY d.job_id ORDER BY d.job_id
+ON CONFLICT (job_id, stripe) DO UPDATE SET processing = k.processing + excluded.processing,
+	completed = k.completed + excluded.completed, failed = k.failed + excluded.failed,
+	updated_at = clock_timestamp())
+SELECT id AS done FROM changed \gset
+EOF
 cat >"$dir/B2.sql" <<'EOF'
 SELECT id, lease_token AS token FROM bench.b2_claim(:job) \gset
 SELECT bench.b2_complete(:id, :token);
@@ -173,13 +208,16 @@ chmod 644 "$dir"/*.sql
 new_job() {
 	local sys=$1 n=$2 job
 	case $sys in
-	B1 | B1a | B2)
+	B1 | B1a | B1c | B2)
 		local t=bench.${sys,,}
 		job=$(sql -c "INSERT INTO ${t}_jobs (name) VALUES ('$sys') RETURNING id")
 		sql -c "SET synchronous_commit = off" -c "
 			INSERT INTO ${t}_chunks (job_id, chunk_index, status, priority, image_range)
 			SELECT $job, i, 'pending', 5, jsonb_build_object('start', i, 'end', i)
 			FROM generate_series(0, $n - 1) AS i" -c "ANALYZE ${t}_chunks, ${t}_jobs" >/dev/null
+		# B1c: the job's counts, all its stripes, as jc_create_chunks() makes them
+		[ "$sys" = B1c ] && sql -c "INSERT INTO bench.b1c_counts (job_id, stripe, total)
+			SELECT $job, s, CASE WHEN s = 0 THEN $n ELSE 0 END FROM generate_series(0, 63) AS s"
 		;;
 	*)
 		job=$(sql -c "INSERT INTO jobchunk.crawl_jobs (name) VALUES ('$sys') RETURNING id")
