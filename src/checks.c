@@ -27,6 +27,7 @@
 #include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 static JcQuery job_exists = {
@@ -204,6 +205,26 @@ jc_interval_fields_within(const Interval *interval, int years)
 }
 
 /*
+ * The interval as text, for an error message.  Before PostgreSQL 15,
+ * interval_out() fails ("interval out of range", 22008) on more hours than
+ * an int holds, which the checks refuse too: such an interval is shown by
+ * its fields instead.
+ */
+char *
+jc_interval_text(const Interval *interval)
+{
+#if PG_VERSION_NUM < 150000
+	int64		hours = interval->time / USECS_PER_HOUR;
+
+	if (hours > INT_MAX || hours < INT_MIN)
+		return psprintf("%d months %d days " INT64_FORMAT " microseconds",
+						interval->month, interval->day, interval->time);
+#endif
+	return DatumGetCString(DirectFunctionCall1(interval_out,
+											   IntervalPGetDatum(interval)));
+}
+
+/*
  * When the lease given by the interval in argument argno ends, as a
  * timestamptz: the lease runs from the time of the call, for
  * jobchunk.lease_timeout when the argument is NULL.  It must end after it
@@ -245,9 +266,7 @@ jc_lease_end_arg(FunctionCallInfo fcinfo, int argno)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid lease: %s",
-					DatumGetCString(DirectFunctionCall1(interval_out,
-														IntervalPGetDatum(lease)))),
+			 errmsg("invalid lease: %s", jc_interval_text(lease)),
 			 errdetail("A lease must end after it starts, and within %d years.",
 					   JC_MAX_LEASE_YEARS)));
 }

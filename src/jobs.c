@@ -367,9 +367,7 @@ purge_cutoff(Interval *older_than)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid older_than: %s",
-					DatumGetCString(DirectFunctionCall1(interval_out,
-														IntervalPGetDatum(older_than)))),
+			 errmsg("invalid older_than: %s", jc_interval_text(older_than)),
 			 errdetail("Jobs finished more than older_than ago are purged; it must not be negative, and each of its fields must be within %d years.",
 					   JC_MAX_AGE_YEARS)));
 }
