@@ -24,9 +24,14 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOT=/var/tmp/jobchunk-$RELEASE
 
 install_packages debootstrap
+# A run killed before its clean-up may have left file systems mounted in the
+# root (so may debootstrap): unmount them, deepest first, before anything
+# is deleted there; and delete with --one-file-system all the same.
+awk -v root="$ROOT/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r |
+	while read -r mnt; do umount -l "$mnt"; done
 if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
 	echo "== debootstrap $RELEASE into $ROOT"
-	rm -rf "$ROOT"
+	rm -rf --one-file-system "$ROOT"
 	debootstrap --variant=minbase "$RELEASE" "$ROOT" "$MIRROR" >"$ROOT.log" 2>&1 ||
 		{ tail -n 20 "$ROOT.log"; exit 1; }
 fi
@@ -64,7 +69,7 @@ mount_in --bind /dev /dev
 mount_in --bind /dev/pts /dev/pts
 mount_in -t tmpfs -o mode=1777 shm /dev/shm
 
-rm -rf "$ROOT/jobchunk"
+rm -rf --one-file-system "$ROOT/jobchunk"
 mkdir "$ROOT/jobchunk"
 tar -C "$SRC_DIR" --exclude=.git -cf - . | tar -C "$ROOT/jobchunk" -xf -
 

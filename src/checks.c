@@ -92,7 +92,9 @@ check_task_id(text *task_id)
 }
 
 /*
- * Raise no_data_found for job_id, which names no job.
+ * Raise no_data_found for job_id, which names no job.  (P0002, of PL/pgSQL's
+ * class, is what a SELECT INTO STRICT of no row raises; the README documents
+ * it as jobchunk's "not found" since 1.0.)
  */
 void
 jc_report_no_job(int64 job_id)

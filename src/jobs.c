@@ -284,10 +284,10 @@ jc_cancel_job(PG_FUNCTION_ARGS)
  * Purges a finished job: one with none of its chunks pending or processing
  * (a cancelled job has none pending), and with chunks or cancelled.  A job
  * without chunks that is not cancelled is a job whose chunks are still to
- * be created, as for jc_is_complete().  The job's
- * expired leases are taken back first, so a chunk whose worker died counts
- * as what it becomes: pending, or failed in a cancelled job.  Returns how
- * many chunks it deleted.
+ * be created, as for jc_is_complete().  The job's expired leases are taken
+ * back first, so a chunk whose worker died counts as what it becomes:
+ * pending, or failed in a cancelled job.  Returns how many chunks it
+ * deleted.
  */
 Datum
 jc_purge_job(PG_FUNCTION_ARGS)
