@@ -299,7 +299,8 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 }
 
 /*
- * Return column 1 of the changed row, or explain why nothing changed.
+ * Return column 1 of the changed row, copied out of SPI, and end the call's
+ * SPI connection (jc_finish()); or explain why nothing changed.
  */
 static Datum
 changed(uint64 processed, int64 chunk_id, char token_null, int64 token,
