@@ -6,7 +6,8 @@
 #
 # Debian 12 has only PostgreSQL 15.  This builds a minimal root of the
 # Debian release RELEASE with debootstrap (kept in /var/tmp/jobchunk-RELEASE
-# for the next run), copies the tree into it, and runs scripts/test.sh there
+# for the next run, and brought up to date each time; one run at a time),
+# copies the tree into it, and runs scripts/test.sh there
 # with PG_MAJOR=MAJOR: the same build with warnings as errors, lint and
 # suites, against that release's PostgreSQL packages.  Its package installs
 # start no services (policy-rc.d), and the chroot shares this machine's
@@ -23,13 +24,18 @@ MAJOR=${2:-17}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOT=/var/tmp/jobchunk-$RELEASE
 
+# one run at a time in a root
+exec 9>"$ROOT.lock"
+flock -n 9 || { echo "$ROOT is in use by another run" >&2; exit 1; }
+
 install_packages debootstrap
 # A run killed before its clean-up may have left file systems mounted in the
 # root (so may debootstrap): unmount them, deepest first, before anything
 # is deleted there; and delete with --one-file-system all the same.
 awk -v root="$ROOT/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r |
 	while read -r mnt; do umount -l "$mnt"; done
-if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
+# debootstrap removes $ROOT/debootstrap last, when it has succeeded
+if [ ! -x "$ROOT/usr/bin/apt-get" ] || [ -e "$ROOT/debootstrap" ]; then
 	echo "== debootstrap $RELEASE into $ROOT"
 	rm -rf --one-file-system "$ROOT"
 	debootstrap --variant=minbase "$RELEASE" "$ROOT" "$MIRROR" >"$ROOT.log" 2>&1 ||
@@ -68,6 +74,11 @@ mount_in --bind /sys /sys
 mount_in --bind /dev /dev
 mount_in --bind /dev/pts /dev/pts
 mount_in -t tmpfs -o mode=1777 shm /dev/shm
+
+# a kept root gets the release's updates, as a new one would have them
+echo "== updating the $RELEASE root"
+chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+	sh -c 'apt-get update -qq && apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade >/dev/null'
 
 rm -rf --one-file-system "$ROOT/jobchunk"
 mkdir "$ROOT/jobchunk"

@@ -130,8 +130,8 @@ counted_run() {
 # the inclusive count of FUNCTION in a callgrind file (0 when absent)
 inclusive() {
 	callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$1" 2>/dev/null |
-		awk -v f="$2" '{ gsub(",", "", $1) }
-			$3 ~ (":" f "$") { print $1; found = 1; exit } END { if (!found) print 0 }'
+		awk -v f="$2" '$0 ~ (":" f " \\[") { gsub(",", "", $1); print $1; found = 1; exit }
+			END { if (!found) print 0 }'
 }
 total() { sed -n 's/^totals: //p' "$1"; }
 
