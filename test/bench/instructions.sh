@@ -47,8 +47,8 @@ MANY=${MANY:-2500}
 [ "$MANY" -gt "$FEW" ] && [ $((FEW % 50)) = 0 ] && [ $((MANY % 50)) = 0 ] ||
 	{ echo "FEW and MANY must be multiples of 50, MANY more than FEW" >&2; exit 2; }
 export PGPORT=${PGPORT:-54338}
-PGQ_BATCH=50
-PGQ_CONSUMERS=1
+# shellcheck disable=SC2034 # read by create_systems (systems.sh)
+PGQ_BATCH=50 PGQ_CONSUMERS=1
 SYSTEMS=(B0 B1 B1a B1c B2 jobchunk jobchunk-n10 jobchunk-n50)
 declare -A BATCH=([B0]=1 [B1]=1 [B1a]=1 [B1c]=1 [B2]=1 [jobchunk]=1 [jobchunk-n10]=10 [jobchunk-n50]=50)
 declare -A JOB=()

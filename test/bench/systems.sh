@@ -5,6 +5,7 @@
 # describes the systems; instructions.sh's, B1c, which only it runs.
 
 # The server settings of every benchmark (ALTER SYSTEM, then a restart)
+# shellcheck disable=SC2034 # read by the scripts that source this one
 SETTINGS=(
 	shared_buffers=1GB
 	max_connections=100
