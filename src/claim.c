@@ -459,7 +459,8 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * Claim up to n chunks of one job into the result; return how many.  From
  * the backend's position in the job while it has one and
  * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
- * still missing, from the head, after taking back expired leases of any job.
+ * still missing, from the head, after taking back expired leases of any job:
+ * those that ended before now, the time of the call (see claim()).
  *
  * A claim never waits for the job's row lock, which a cancel or a purge may
  * hold while it waits for chunks this call has claimed (see counts.c).  A
@@ -471,11 +472,10 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
-		  Datum lease, int n)
+		  Datum lease, int n, TimestampTz now)
 {
 	ClaimPosition position = *position_of(job_id);
 	uint64		epoch = positions_epoch;
-	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	uint64		claimed = 0;
@@ -515,13 +515,14 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
  */
 static bool
 take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
-			  char task_null, Datum lease, int n, uint64 *claimed)
+			  char task_null, Datum lease, int n, TimestampTz now,
+			  uint64 *claimed)
 {
 	uint64		taken;
 
 	CHECK_FOR_INTERRUPTS();
 	taken = claim_job(fcinfo, job_id, task_id, task_null, lease,
-					  n - (int) *claimed);
+					  n - (int) *claimed, now);
 	if (taken > 0)
 		last_job_served = job_id;
 	*claimed += taken;
@@ -535,7 +536,7 @@ take_from_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id,
  */
 static void
 claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
-			  Datum lease, int n)
+			  Datum lease, int n, TimestampTz now)
 {
 	const int64 cursor = last_job_served;
 	int32		priority;
@@ -565,7 +566,7 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 						  NULL))
 				break;
 			if (take_from_job(fcinfo, job_id, task_id, task_null, lease, n,
-							  &claimed))
+							  now, &claimed))
 				return;
 		}
 
@@ -574,7 +575,7 @@ claim_any_job(FunctionCallInfo fcinfo, Datum task_id, char task_null,
 			 active = true)
 		{
 			if (active && take_from_job(fcinfo, job_id, task_id, task_null,
-										lease, n, &claimed))
+										lease, n, now, &claimed))
 				return;
 			values[1] = Int64GetDatum(job_id);
 			if (!find_job(&next_job_at_priority, values, &same_priority, &job_id,
@@ -600,6 +601,14 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	int64		job_id = any_job ? 0 : PG_GETARG_INT64(0);
 	char		task_null;
 	Datum		task_id = jc_task_id_arg(fcinfo, task_arg, &task_null);
+
+	/*
+	 * The time of the call, read before the lease is: every take-back in the
+	 * call takes back leases that ended before it, so a call never takes
+	 * back a lease it has just granted (they all end after it), however
+	 * long it runs.
+	 */
+	TimestampTz now = GetCurrentTimestamp();
 	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg);
 
 	jc_result_store(fcinfo);
@@ -607,16 +616,14 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	jc_connect(fcinfo);
 	if (any_job)
 	{
-		TimestampTz now = GetCurrentTimestamp();
-
 		if (rescan_due(last_reap_any_job, now))
 		{
 			(void) jc_take_back_expired(NULL, Max(n, REAP_AT_LEAST), now);
 			last_reap_any_job = now;
 		}
-		claim_any_job(fcinfo, task_id, task_null, lease, n);
+		claim_any_job(fcinfo, task_id, task_null, lease, n, now);
 	}
-	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n) == 0)
+	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n, now) == 0)
 	{
 		/* Nothing to claim: a job id that names no job is the caller's mistake. */
 		jc_check_job_exists(job_id, false);
