@@ -69,7 +69,7 @@ SELECT job_id, chunk_index, retry_count FROM jc_next_pending(20);
 SELECT count(*) FROM jc_next_pending(20);
 SELECT count(*) FROM jc_next_pending(22);
 SELECT count(*) FROM jc_next_pending();
-SELECT status, count(*) FROM job_chunks GROUP BY status;
+SELECT status, count(*) FROM job_chunks GROUP BY status ORDER BY status;
 
 -- Errors change nothing.
 SELECT fingerprint() AS before \gset
