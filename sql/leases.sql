@@ -258,14 +258,27 @@ SELECT job_id, chunk_index FROM jc_claim(NULL, 4, 'slow', interval '1 millisecon
 ORDER BY job_id, chunk_index;
 SELECT job_id, chunk_index, status, retry_count FROM job_chunks
 WHERE job_id IN (64, 65) ORDER BY job_id, chunk_index;
--- From one job: the chunks claimed from the position, with a lease of a
--- microsecond, are not taken back by the claim from the head that follows.
-INSERT INTO crawl_jobs (id, name) VALUES (66, 'own leases, one job');
-SET LOCAL jobchunk.chunk_size = 10;
-SELECT count(*) FROM jc_create_chunks(66, 100);
-SELECT count(*) FROM jc_claim(66, 8, 'w', interval '1 hour');
-SELECT chunk_index, status, retry_count
-FROM jc_claim(66, 5, 'w', interval '1 microsecond') ORDER BY chunk_index;
+-- Nor does a claim made from a trigger while a claim runs: it takes back no
+-- lease the claim it was called from has granted.  (It took back chunks 1
+-- and 2, which the outer claim then claimed again from the head: chunk 1
+-- came back twice.)
+INSERT INTO crawl_jobs (id, name) VALUES (67, 'outer'), (68, 'inner');
+SELECT count(*) FROM jc_create_chunks(67, 3) AS a, jc_create_chunks(68, 1) AS b;
+SELECT chunk_index FROM jc_claim(67, 1, 'w', interval '1 hour');
+CREATE FUNCTION public.inner_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(0.02);
+    PERFORM jobchunk.jc_next_pending(68, 'inner');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inner_claim AFTER UPDATE ON job_chunks FOR EACH ROW
+WHEN (NEW.task_id = 'outer' AND NEW.chunk_index = 2 AND NEW.retry_count = 0)
+EXECUTE FUNCTION public.inner_claim();
+SELECT chunk_index, retry_count
+FROM jc_claim(67, 3, 'outer', interval '5 milliseconds') ORDER BY chunk_index;
+SELECT job_id, chunk_index, status, retry_count, task_id FROM job_chunks
+WHERE job_id IN (67, 68) ORDER BY job_id, chunk_index;
 ROLLBACK;
 -- (so that the chunk ids later tests print stay as they were)
 SELECT setval('job_chunks_id_seq', :chunk_ids_before) > 0 AS ids_as_before;

@@ -228,7 +228,7 @@ jc_interval_text(const Interval *interval)
 
 /*
  * When the lease given by the interval in argument argno ends, as a
- * timestamptz: the lease runs from the time of the call, for
+ * timestamptz: the lease runs from start, the time of the call, for
  * jobchunk.lease_timeout when the argument is NULL.  It must end after it
  * starts and at most JC_MAX_LEASE_YEARS later, both compared as times from
  * the start of the lease, not as intervals: from the 1st of February,
@@ -239,10 +239,9 @@ jc_interval_text(const Interval *interval)
 #define JC_MAX_LEASE_YEARS 100
 
 Datum
-jc_lease_end_arg(FunctionCallInfo fcinfo, int argno)
+jc_lease_end_arg(FunctionCallInfo fcinfo, int argno, TimestampTz start)
 {
 	Interval   *lease;
-	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz end;
 
 	if (PG_ARGISNULL(argno))

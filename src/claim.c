@@ -74,6 +74,14 @@ static int64 last_job_served = 0;
 static TimestampTz last_reap_any_job = 0;
 
 /*
+ * When the outermost claim running in this backend began, or 0.  A call
+ * made from a trigger while a claim runs (a claim or a purge) takes back
+ * only leases that ended before that, so that it never takes back one the
+ * claim has granted: they all end after it.
+ */
+static TimestampTz claim_began = 0;
+
+/*
  * A claim that takes back expired leases takes back up to this many, or as
  * many as it claims if that is more, so that many leases expiring at once
  * (a fleet of workers gone) come back in a few claims.
@@ -290,8 +298,9 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 }
 
 /*
- * Take back up to n chunks whose leases expired before now, of the job
- * *job_id, or of any job when job_id is NULL (every bigint, 0 too, can be a
+ * Take back up to n chunks whose leases expired before now (or before the
+ * running claim began, see claim_began), of the job *job_id, or of any job
+ * when job_id is NULL (every bigint, 0 too, can be a
  * job's id), and wake workers for the jobs that got chunks back; return how
  * many.  Fewer than n: no other expired lease can be taken back now.  Needs
  * an SPI connection.
@@ -306,7 +315,8 @@ jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
 	values[0] = Int32GetDatum(jc_max_retries);
 	values[1] = Int32GetDatum(n);
 	values[2] = jc_stripe();
-	values[3] = TimestampTzGetDatum(now);
+	values[3] = TimestampTzGetDatum(claim_began != 0 && claim_began < now ?
+									claim_began : now);
 	values[4] = job_id == NULL ? (Datum) 0 : Int64GetDatum(*job_id);
 	reaped = jc_execute(&take_back_expired, values, nulls, false);
 
@@ -603,31 +613,42 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	Datum		task_id = jc_task_id_arg(fcinfo, task_arg, &task_null);
 
 	/*
-	 * The time of the call, read before the lease is: every take-back in the
-	 * call takes back leases that ended before it, so a call never takes
-	 * back a lease it has just granted (they all end after it), however
-	 * long it runs.
+	 * The time of the call, from which its leases run: every take-back in
+	 * the call takes back leases that ended before it (or before the claim
+	 * this one was called from began), so a call never takes back a lease
+	 * it has granted (they all end after it), however long it runs.
 	 */
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg);
+	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg, now);
+	TimestampTz outer = claim_began;
 
 	jc_result_store(fcinfo);
 	jc_claim_begins();
 	jc_connect(fcinfo);
-	if (any_job)
+	if (outer == 0)
+		claim_began = now;
+	PG_TRY();
 	{
-		if (rescan_due(last_reap_any_job, now))
+		if (any_job)
 		{
-			(void) jc_take_back_expired(NULL, Max(n, REAP_AT_LEAST), now);
-			last_reap_any_job = now;
+			if (rescan_due(last_reap_any_job, now))
+			{
+				(void) jc_take_back_expired(NULL, Max(n, REAP_AT_LEAST), now);
+				last_reap_any_job = now;
+			}
+			claim_any_job(fcinfo, task_id, task_null, lease, n, now);
 		}
-		claim_any_job(fcinfo, task_id, task_null, lease, n, now);
+		else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n, now) == 0)
+		{
+			/* Nothing to claim: a job id that names no job is the caller's mistake. */
+			jc_check_job_exists(job_id, false);
+		}
 	}
-	else if (claim_job(fcinfo, job_id, task_id, task_null, lease, n, now) == 0)
+	PG_FINALLY();
 	{
-		/* Nothing to claim: a job id that names no job is the caller's mistake. */
-		jc_check_job_exists(job_id, false);
+		claim_began = outer;
 	}
+	PG_END_TRY();
 	jc_finish();
 	jc_claim_ends();
 	return (Datum) 0;

@@ -155,7 +155,8 @@ extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
 extern void jc_check_sql_version(void);
 extern bool jc_interval_fields_within(const Interval *interval, int years);
 extern char *jc_interval_text(const Interval *interval);
-extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno);
+extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno,
+							  TimestampTz start);
 extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 
 /* claim.c */

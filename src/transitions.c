@@ -341,7 +341,7 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	chunk_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
-	values[2] = jc_lease_end_arg(fcinfo, 2);
+	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
 	values[3] = jc_stripe();
 	values[4] = Int64GetDatum(GetCurrentTimestamp());
 
@@ -469,7 +469,7 @@ jc_heartbeat(PG_FUNCTION_ARGS)
 	token = PG_GETARG_INT64(1);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int64GetDatum(token);
-	values[2] = jc_lease_end_arg(fcinfo, 2);
+	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
 
 	jc_connect(fcinfo);
 	PG_RETURN_DATUM(changed(jc_execute(&heartbeat, values, NULL, false),
