@@ -300,10 +300,10 @@ find_job(JcQuery *query, Datum *values, int32 *priority, int64 *job_id,
 /*
  * Take back up to n chunks whose leases expired before now (or before the
  * running claim began, see claim_began), of the job *job_id, or of any job
- * when job_id is NULL (every bigint, 0 too, can be a
- * job's id), and wake workers for the jobs that got chunks back; return how
- * many.  Fewer than n: no other expired lease can be taken back now.  Needs
- * an SPI connection.
+ * when job_id is NULL (every bigint, 0 too, can be a job's id), and wake
+ * workers for the jobs that got chunks back; return how many.  Fewer than
+ * n: no other expired lease can be taken back now.  Needs an SPI
+ * connection.
  */
 uint64
 jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
