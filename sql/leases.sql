@@ -262,6 +262,7 @@ WHERE job_id IN (64, 65) ORDER BY job_id, chunk_index;
 -- lease the claim it was called from has granted.  (It took back chunks 1
 -- and 2, which the outer claim then claimed again from the head: chunk 1
 -- came back twice.)
+SET LOCAL jobchunk.rescan_interval = '1h';
 INSERT INTO crawl_jobs (id, name) VALUES (67, 'outer'), (68, 'inner');
 SELECT count(*) FROM jc_create_chunks(67, 3) AS a, jc_create_chunks(68, 1) AS b;
 SELECT chunk_index FROM jc_claim(67, 1, 'w', interval '1 hour');
