@@ -75,9 +75,15 @@ mount_in --bind /dev /dev
 mount_in --bind /dev/pts /dev/pts
 mount_in -t tmpfs -o mode=1777 shm /dev/shm
 
+# run COMMAND... in the root, as root, with a clean environment
+in_root() {
+	chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 "$@"
+}
+
 # a kept root gets the release's updates, as a new one would have them
 echo "== updating the $RELEASE root"
-chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+in_root DEBIAN_FRONTEND=noninteractive \
 	sh -c 'apt-get update -qq && apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade >/dev/null'
 
 rm -rf --one-file-system "$ROOT/jobchunk"
@@ -85,5 +91,4 @@ mkdir "$ROOT/jobchunk"
 tar -C "$SRC_DIR" --exclude=.git -cf - . | tar -C "$ROOT/jobchunk" -xf -
 
 echo "== scripts/test.sh on PostgreSQL $MAJOR, Debian $RELEASE"
-chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root LANG=C.UTF-8 PG_MAJOR="$MAJOR" bash /jobchunk/scripts/test.sh
+in_root PG_MAJOR="$MAJOR" bash /jobchunk/scripts/test.sh

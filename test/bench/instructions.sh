@@ -97,6 +97,9 @@ for _ in $(seq 240); do
 done
 as_postgres pg_isready -q || die "the server did not start under valgrind: $(tail -n 5 "$WORK_DIR/valgrind.log")"
 
+# the instructions counted in a callgrind file
+total() { sed -n 's/^totals: //p' "$1"; }
+
 # the server's processes: its backends come and go, the others stay
 children() { ps -o pid= --ppid "$(head -n 1 "$WORK_DIR/data/postmaster.pid")" | sort; }
 
@@ -123,7 +126,7 @@ counted_run() {
 	for f in $new; do
 		tail -n 1 "$CG/$f" | grep -q '^totals:' || die "callgrind file $f is incomplete"
 	done
-	for f in $new; do echo "$(sed -n 's/^totals: //p' "$CG/$f") $CG/$f"; done |
+	for f in $new; do echo "$(total "$CG/$f") $CG/$f"; done |
 		sort -n | tail -n 1 | cut -d' ' -f2
 }
 
@@ -133,7 +136,6 @@ inclusive() {
 		awk -v f="$2" '$0 ~ (":" f " \\[") { gsub(",", "", $1); print $1; found = 1; exit }
 			END { if (!found) print 0 }'
 }
-total() { sed -n 's/^totals: //p' "$1"; }
 
 declare -A PER_CYCLE=() START_SHARE=()
 for sys in "${SYSTEMS[@]}"; do

@@ -131,8 +131,19 @@ sed -e 's/b1_chunks/b1a_chunks/g' \
 	-e "s/^RETURNING c.id, c.lease_token AS token/AND (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) = 'off'\\n&/" \
 	"$dir/B1.sql" >"$dir/B1a.sql"
 # B1c: each of B1's statements also adds its change to the job's counts,
-# in the client's stripe, as jobchunk's JC_COUNT does
-cat >"$dir/B1c.sql" <<'EOF'
+# in the client's stripe, as jobchunk's JC_COUNT does: b1c_counted SOURCE
+# PROCESSING COMPLETED is that CTE, for the rows of SOURCE
+b1c_counted() {
+	cat <<EOF
+counted AS (INSERT INTO bench.b1c_counts AS k (job_id, stripe, processing, completed, failed, updated_at)
+SELECT d.job_id, :stripe, sum($2), sum($3), sum(0), clock_timestamp()
+FROM $1 AS d GROUP BY d.job_id ORDER BY d.job_id
+ON CONFLICT (job_id, stripe) DO UPDATE SET processing = k.processing + excluded.processing,
+	completed = k.completed + excluded.completed, failed = k.failed + excluded.failed,
+	updated_at = clock_timestamp())
+EOF
+}
+cat >"$dir/B1c.sql" <<EOF
 \set stripe :client_id % 64
 WITH claimed AS (UPDATE bench.b1c_chunks AS c
 SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
@@ -142,23 +153,13 @@ WHERE c.id = (SELECT n.id FROM bench.b1c_chunks AS n
 	ORDER BY n.priority DESC, n.created_at, n.id
 	LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING c.id, c.lease_token, c.job_id),
-counted AS (INSERT INTO bench.b1c_counts AS k (job_id, stripe, processing, completed, failed, updated_at)
-SELECT d.job_id, :stripe, sum(1), sum(0), sum(0), clock_timestamp()
-FROM claimed AS d GROUP BY d.job_id ORDER BY d.job_id
-ON CONFLICT (job_id, stripe) DO UPDATE SET processing = k.processing + excluded.processing,
-	completed = k.completed + excluded.completed, failed = k.failed + excluded.failed,
-	updated_at = clock_timestamp())
+$(b1c_counted claimed 1 0)
 SELECT id, lease_token AS token FROM claimed \gset
 WITH changed AS (UPDATE bench.b1c_chunks
 SET status = 'completed', lease_expires_at = NULL, error_message = NULL, updated_at = now()
 WHERE id = :id AND lease_token = :token AND status = 'processing'
 RETURNING id, job_id),
-counted AS (INSERT INTO bench.b1c_counts AS k (job_id, stripe, processing, completed, failed, updated_at)
-SELECT d.job_id, :stripe, sum(-1), sum(1), sum(0), clock_timestamp()
-FROM changed AS d GROUP BY d.job_id ORDER BY d.job_id
-ON CONFLICT (job_id, stripe) DO UPDATE SET processing = k.processing + excluded.processing,
-	completed = k.completed + excluded.completed, failed = k.failed + excluded.failed,
-	updated_at = clock_timestamp())
+$(b1c_counted changed -1 1)
 SELECT id AS done FROM changed \gset
 EOF
 cat >"$dir/B2.sql" <<'EOF'
