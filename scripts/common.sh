@@ -58,7 +58,7 @@ start_cluster() {
 
 stop_cluster() {
 	local status=$?
-	if [ -n "${WORK_DIR:-}" ] && [ -d "$WORK_DIR/data" ]; then
+	if [ -n "${WORK_DIR:-}" ] && [ -f "$WORK_DIR/data/postmaster.pid" ]; then
 		as_postgres pg_ctl -D "$WORK_DIR/data" -m fast -w stop >/dev/null || true
 	fi
 	[ -n "${WORK_DIR:-}" ] && rm -rf "$WORK_DIR"

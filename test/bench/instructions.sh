@@ -91,6 +91,16 @@ chown postgres: "$CG"
 as_postgres valgrind --tool=callgrind --callgrind-out-file="$CG/callgrind.%p" \
 	postgres -D "$WORK_DIR/data" -k "$WORK_DIR" -p "$PGPORT" -c listen_addresses='' \
 	>"$WORK_DIR/valgrind.log" 2>&1 &
+# On exit, stop it and wait for valgrind, which writes the postmaster's file
+# after pg_ctl has seen the server gone, before the directory is removed.
+stop_under_valgrind() {
+	local status=$?
+	as_postgres pg_ctl -D "$WORK_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+	wait
+	(exit "$status")
+	stop_cluster
+}
+trap stop_under_valgrind EXIT
 for _ in $(seq 240); do
 	as_postgres pg_isready -q && break
 	sleep 0.5
