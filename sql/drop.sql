@@ -24,4 +24,16 @@ INSERT INTO jobchunk.crawl_jobs (name) VALUES ('again') RETURNING id;
 SELECT chunk_index, status FROM jobchunk.jc_create_chunks(1, 600);
 SELECT chunk_index, status FROM jobchunk.jc_next_pending(1);
 SELECT total, pending, processing FROM jobchunk.jc_statistics(1);
+
+-- An update by a newer library that changes no function (as 1.4 -> 1.5 and
+-- 1.5 -> 1.6 did not), made while this session has its plans: the session's
+-- library is now the older one, and its calls are refused, with a hint to
+-- reconnect.  The update is played by changing the version pg_extension
+-- records, and undone by rolling back.  (jc_statistics has its statements
+-- made, just above.)
+BEGIN;
+UPDATE pg_extension SET extversion = '1.7' WHERE extname = 'jobchunk';
+SELECT total FROM jobchunk.jc_statistics(1);
+ROLLBACK;
+SELECT total FROM jobchunk.jc_statistics(1);
 DROP EXTENSION jobchunk;

@@ -122,10 +122,28 @@ jc_check_job_exists(int64 job_id, bool read_only)
 }
 
 /*
+ * Whether version a ("major.minor") is later than version b.
+ */
+static bool
+version_later(const char *a, const char *b)
+{
+	int			a_major,
+				a_minor,
+				b_major,
+				b_minor;
+
+	if (sscanf(a, "%d.%d", &a_major, &a_minor) != 2 ||
+		sscanf(b, "%d.%d", &b_major, &b_minor) != 2)
+		return false;
+	return a_major > b_major || (a_major == b_major && a_minor > b_minor);
+}
+
+/*
  * The SQL definitions and the library of the extension are of different
- * versions, as between installing a new library and ALTER EXTENSION UPDATE.
- * Its own SQLSTATE, feature_not_supported, keeps it apart from the errors a
- * worker acts on (a lost lease is object_not_in_prerequisite_state).
+ * versions (installed, when known): a new library installed and ALTER
+ * EXTENSION UPDATE not run yet, or run after this session loaded the old
+ * library.  Its own SQLSTATE, feature_not_supported, keeps it apart from the
+ * errors a worker acts on (a lost lease is object_not_in_prerequisite_state).
  */
 static void
 report_version_mismatch(const char *installed)
@@ -135,6 +153,10 @@ report_version_mismatch(const char *installed)
 			 errmsg("the SQL definitions of extension jobchunk do not match its library"),
 			 installed ? errdetail("The installed version is %s; the library is for %s.",
 								   installed, JC_SQL_VERSION) : 0,
+			 installed == NULL ?
+			 errhint("Run ALTER EXTENSION jobchunk UPDATE, or, if it has been run since this session loaded the library, reconnect.") :
+			 version_later(installed, JC_SQL_VERSION) ?
+			 errhint("This session loaded the library before the extension was updated: reconnect.") :
 			 errhint("Run ALTER EXTENSION jobchunk UPDATE.")));
 }
 
@@ -151,13 +173,14 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 
 /*
  * Refuse to prepare statements for the tables of another version of the
- * extension.  The version is read with the catalog snapshot, as the names in
- * the statements are looked up, not with the caller's: a statement that
- * began before the extension was dropped and made again at another version
- * must not see the old version and then prepare statements for the new
- * tables.
+ * extension; return the extension's oid, or InvalidOid when there is no
+ * extension jobchunk (the functions were made by hand).  The version is read
+ * with the catalog snapshot, as the names in the statements are looked up,
+ * not with the caller's: a statement that began before the extension was
+ * dropped and made again at another version must not see the old version
+ * and then prepare statements for the new tables.
  */
-void
+Oid
 jc_check_sql_version(void)
 {
 	Relation	rel;
@@ -165,6 +188,7 @@ jc_check_sql_version(void)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	char	   *installed = NULL;
+	Oid			extension = InvalidOid;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
@@ -179,6 +203,7 @@ jc_check_sql_version(void)
 
 		if (!isnull)
 			installed = TextDatumGetCString(version);
+		extension = ((Form_pg_extension) GETSTRUCT(tuple))->oid;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -186,6 +211,7 @@ jc_check_sql_version(void)
 	/* No row: the functions were made outside the extension. */
 	if (installed != NULL && strcmp(installed, JC_SQL_VERSION) != 0)
 		report_version_mismatch(installed);
+	return extension;
 }
 
 /*

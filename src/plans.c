@@ -9,10 +9,11 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when the function's schema is another one
- * (functions made by hand in another schema), and when that schema or a
- * jobchunk function this backend has called is changed or dropped (the
- * schema renamed; the extension updated, or dropped and perhaps made again
- * at another version).  The old plan is freed at once, or, while one of the
+ * (functions made by hand in another schema), and when that schema, a
+ * jobchunk function this backend has called, or (from PostgreSQL 15) the
+ * extension's row in pg_extension is changed or dropped (the schema
+ * renamed; the extension updated, or dropped and perhaps made again at
+ * another version).  The old plan is freed at once, or, while one of the
  * extension's statements runs (which may be running it: a jobchunk call
  * from a trigger), when the transaction ends.  Plans are made only for the
  * version of the extension's tables this library is for: each new plan
@@ -44,9 +45,10 @@ static uint64 plan_generation = 1;
 
 /*
  * The objects whose changes end the plans: the jobchunk functions this
- * backend has called and their schemas, by syscache and hash value.  A
- * change of one of them (the extension updated, dropped and perhaps made
- * again at another version, its schema renamed) ends every plan.  Changes
+ * backend has called, their schemas and the extension, by syscache and hash
+ * value.  A change of one of them (the extension updated, even by a script
+ * that changes no function, dropped and perhaps made again at another
+ * version, its schema renamed) ends every plan.  Changes
  * of other functions and schemas, which anyone may make, leave the plans
  * alone; a cache reset (hashvalue 0, when this backend fell behind the
  * invalidations of others) ends every plan.  When the list is full it
@@ -70,8 +72,8 @@ static List *retired_plans = NIL;
 static int	statements_running = 0;
 
 /*
- * Syscache callback for functions and schemas: hashvalue 0 stands for all
- * the cache's entries.
+ * Syscache callback for functions, schemas and extensions: hashvalue 0
+ * stands for all the cache's entries.
  */
 void
 jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
@@ -160,6 +162,7 @@ get_plan(JcQuery *query)
 	StringInfoData sql;
 	SPIPlanPtr	plan;
 	uint64		generation;
+	Oid			extension;
 
 	/*
 	 * Take in the invalidations committed since the last statement took a
@@ -219,7 +222,11 @@ get_plan(JcQuery *query)
 	{
 		CHECK_FOR_INTERRUPTS();
 		generation = plan_generation;
-		jc_check_sql_version();
+		extension = jc_check_sql_version();
+#if PG_VERSION_NUM >= 150000
+		if (OidIsValid(extension))
+			watch(EXTENSIONOID, extension);
+#endif
 		plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
 								  CURSOR_OPT_GENERIC_PLAN);
 		if (plan == NULL)
@@ -250,7 +257,7 @@ static void
 check_result(JcQuery *query, int result)
 {
 	if (query->generation != plan_generation)
-		jc_check_sql_version();
+		(void) jc_check_sql_version();
 	if (result != query->expect)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(result), query->sql);
