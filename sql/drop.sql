@@ -37,3 +37,21 @@ SELECT total FROM jobchunk.jc_statistics(1);
 ROLLBACK;
 SELECT total FROM jobchunk.jc_statistics(1);
 DROP EXTENSION jobchunk;
+
+-- A schema jobchunk that is not safe for the extension's SECURITY DEFINER
+-- functions is refused (42501), and nothing is made: one that a role that
+-- is not a superuser owns, or in which another role may create objects
+-- (either could put an overload of a jc_ function there, to be called in
+-- its place with its caller's privileges).
+CREATE ROLE regress_jobchunk_squatter NOLOGIN;
+ALTER SCHEMA jobchunk OWNER TO regress_jobchunk_squatter;
+CREATE EXTENSION jobchunk;
+ALTER SCHEMA jobchunk OWNER TO CURRENT_USER;
+GRANT CREATE ON SCHEMA jobchunk TO regress_jobchunk_squatter;
+CREATE EXTENSION jobchunk;
+SELECT count(*) AS left_over FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace;
+REVOKE CREATE ON SCHEMA jobchunk FROM regress_jobchunk_squatter;
+DROP ROLE regress_jobchunk_squatter;
+CREATE EXTENSION jobchunk;
+SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace AND relkind = 'r';
+DROP EXTENSION jobchunk;

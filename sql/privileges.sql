@@ -353,11 +353,59 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA jobchunk FROM PUBLIC;
 REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 
 --
+-- A table of a role that is not a superuser, referencing crawl_jobs with an
+-- action on delete (the role was granted REFERENCES): a purge would change
+-- its rows, and its AFTER triggers would fire with the privileges of the
+-- extension's owner (this one records the role it runs as; a hostile one
+-- could make its role a superuser).  Both purges refuse (42501) while the
+-- table is there, and the trigger never runs.  With ON DELETE NO ACTION, a
+-- job the table references is not purged (23503), and once its rows are
+-- deleted, it is.
+--
+CREATE ROLE regress_jobchunk_app NOLOGIN;
+GRANT USAGE ON SCHEMA jobchunk TO regress_jobchunk_app;
+GRANT REFERENCES (id) ON jobchunk.crawl_jobs TO regress_jobchunk_app;
+GRANT CREATE ON SCHEMA public TO regress_jobchunk_app;
+CREATE TABLE public.ran_as (role name);
+GRANT INSERT ON public.ran_as TO PUBLIC;
+SET LOCAL ROLE regress_jobchunk_app;
+CREATE TABLE public.app_notes (
+    job_id bigint REFERENCES jobchunk.crawl_jobs (id) ON DELETE SET NULL,
+    note text);
+CREATE FUNCTION public.app_notes_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.ran_as VALUES (current_user);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER app_notes_changed AFTER UPDATE ON public.app_notes
+    FOR EACH ROW EXECUTE FUNCTION public.app_notes_changed();
+RESET ROLE;
+INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (960, 'noted');
+\set noted 960
+SELECT count(*) AS chunks FROM jobchunk.jc_create_chunks(:noted, 1);
+SELECT count(*) AS completed
+FROM jobchunk.jc_next_pending(:noted) AS c, jobchunk.jc_mark_completed(c.id, c.lease_token) AS d;
+INSERT INTO public.app_notes VALUES (:noted, 'a note');
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');
+SELECT count(*) AS triggers_run FROM public.ran_as;
+SELECT count(*) AS jobs_left FROM jobchunk.crawl_jobs WHERE id = :noted;
+SET LOCAL ROLE regress_jobchunk_app;
+ALTER TABLE public.app_notes DROP CONSTRAINT app_notes_job_id_fkey,
+    ADD FOREIGN KEY (job_id) REFERENCES jobchunk.crawl_jobs (id);
+RESET ROLE;
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+DELETE FROM public.app_notes;
+SELECT jobchunk.jc_purge_job(:noted) AS purged;
+SELECT count(*) AS triggers_run FROM public.ran_as;
+
+--
 -- Clean-up, as it would be done outside a test; the ROLLBACK then also
 -- undoes the rest.
 --
-DROP OWNED BY regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider;
-DROP ROLE regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider;
+DROP OWNED BY regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider, regress_jobchunk_app;
+DROP ROLE regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader, regress_jobchunk_outsider, regress_jobchunk_app;
 ROLLBACK;
 
 SELECT count(*) AS roles_left FROM pg_roles WHERE rolname LIKE 'regress\_jobchunk\_%';

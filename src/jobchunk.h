@@ -136,6 +136,7 @@ extern void jc_claims_forget(void);
 extern void jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue);
 extern void jc_free_retired_plans(void);
 extern void jc_connect(FunctionCallInfo fcinfo);
+extern Oid	jc_schema(void);
 extern void jc_finish(void);
 extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
 						 bool read_only);

@@ -246,6 +246,13 @@ get_plan(JcQuery *query)
 	return plan;
 }
 
+/* The schema of the jobchunk function being run (see jc_connect()) */
+Oid
+jc_schema(void)
+{
+	return current_nspid;
+}
+
 /*
  * Check the result of running query.  If the plans were ended while it ran,
  * PostgreSQL's plan cache may have planned it again by name, for tables of
