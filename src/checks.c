@@ -122,20 +122,22 @@ jc_check_job_exists(int64 job_id, bool read_only)
 }
 
 /*
- * Whether version a ("major.minor") is later than version b.
+ * Whether version a ("major.minor") is later than version b.  Only chooses
+ * a hint: what does not parse counts as 0.
  */
 static bool
 version_later(const char *a, const char *b)
 {
-	int			a_major,
-				a_minor,
-				b_major,
-				b_minor;
+	char	   *a_end;
+	char	   *b_end;
+	long		a_major = strtol(a, &a_end, 10);
+	long		b_major = strtol(b, &b_end, 10);
 
-	if (sscanf(a, "%d.%d", &a_major, &a_minor) != 2 ||
-		sscanf(b, "%d.%d", &b_major, &b_minor) != 2)
+	if (a_major != b_major)
+		return a_major > b_major;
+	if (*a_end != '.' || *b_end != '.')
 		return false;
-	return a_major > b_major || (a_major == b_major && a_minor > b_minor);
+	return strtol(a_end + 1, NULL, 10) > strtol(b_end + 1, NULL, 10);
 }
 
 /*
