@@ -8,6 +8,7 @@ OBJS = \
 	src/counts.o \
 	src/notify.o \
 	src/jobs.o \
+	src/cascades.o \
 	src/plans.o \
 	src/create.o \
 	src/transitions.o \
@@ -25,7 +26,7 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch jobs plans commit nested gucs bad_input privileges search_path dump chunk_check drop upgrade
 
-ISOLATION = claim create leases jobs positions cancel version
+ISOLATION = claim create leases jobs positions cancel version cascade
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
 
 TAP_TESTS = 1

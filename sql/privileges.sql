@@ -358,9 +358,10 @@ REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 -- its rows, and its AFTER triggers would fire with the privileges of the
 -- extension's owner (this one records the role it runs as; a hostile one
 -- could make its role a superuser).  Both purges refuse (42501) while the
--- table is there, and the trigger never runs.  With ON DELETE NO ACTION, a
--- job the table references is not purged (23503), and once its rows are
--- deleted, it is.
+-- table is there, and the trigger never runs; so they do when the table
+-- references a superuser's table that cascades from crawl_jobs.  With ON
+-- DELETE NO ACTION, a job the table references is not purged (23503), and
+-- once its rows are deleted, it is.
 --
 CREATE ROLE regress_jobchunk_app NOLOGIN;
 GRANT USAGE ON SCHEMA jobchunk TO regress_jobchunk_app;
@@ -391,10 +392,23 @@ SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');
 SELECT count(*) AS triggers_run FROM public.ran_as;
 SELECT count(*) AS jobs_left FROM jobchunk.crawl_jobs WHERE id = :noted;
+-- Through a superuser's table: the purge would delete its row, and that
+-- would set the app's note's key to NULL.
+CREATE TABLE public.job_meta (id int PRIMARY KEY,
+    job_id bigint REFERENCES jobchunk.crawl_jobs (id) ON DELETE CASCADE);
+INSERT INTO public.job_meta VALUES (1, :noted);
+GRANT REFERENCES ON public.job_meta TO regress_jobchunk_app;
 SET LOCAL ROLE regress_jobchunk_app;
 ALTER TABLE public.app_notes DROP CONSTRAINT app_notes_job_id_fkey,
+    ADD COLUMN meta_id int DEFAULT 1 REFERENCES public.job_meta (id) ON DELETE SET NULL;
+RESET ROLE;
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+SELECT count(*) AS triggers_run FROM public.ran_as;
+SET LOCAL ROLE regress_jobchunk_app;
+ALTER TABLE public.app_notes DROP COLUMN meta_id,
     ADD FOREIGN KEY (job_id) REFERENCES jobchunk.crawl_jobs (id);
 RESET ROLE;
+DROP TABLE public.job_meta;
 SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 DELETE FROM public.app_notes;
 SELECT jobchunk.jc_purge_job(:noted) AS purged;

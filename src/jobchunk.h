@@ -165,6 +165,9 @@ extern uint64 jc_take_back_expired(const int64 *job_id, int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
 
+/* cascades.c */
+extern void jc_check_cascades(void);
+
 /* counts.c */
 extern Datum jc_stripe(void);
 extern void jc_move_stripe_on(void);

@@ -79,68 +79,6 @@ static JcQuery try_lock_job_for_update = JC_LOCK_JOB("UPDATE SKIP LOCKED");
 static JcQuery jobs_finished_before = FINISHED_BEFORE("");
 static JcQuery job_finished_before = FINISHED_BEFORE("j.id OPERATOR(pg_catalog.=) $2 AND ");
 
-/*
- * A table that references one of the extension's tables in schema $1 with
- * an action on delete (CASCADE, SET NULL or SET DEFAULT), owned by a role
- * that neither owns crawl_jobs nor is a superuser; the first by name, if
- * any.  A purge would change its rows, and the AFTER triggers that role can
- * put on its table would fire as the rest of the purge runs: with the
- * privileges of the extension's owner.
- */
-static JcQuery foreign_cascade = {
-	.sql = "SELECT c.conrelid::pg_catalog.regclass::pg_catalog.text AS name "
-		"FROM pg_catalog.pg_constraint AS c "
-		"JOIN pg_catalog.pg_class AS t ON t.oid OPERATOR(pg_catalog.=) c.confrelid "
-		"JOIN pg_catalog.pg_class AS r ON r.oid OPERATOR(pg_catalog.=) c.conrelid "
-		"JOIN pg_catalog.pg_roles AS o ON o.oid OPERATOR(pg_catalog.=) r.relowner "
-		"WHERE c.contype OPERATOR(pg_catalog.=) 'f' "
-		"AND c.confdeltype OPERATOR(pg_catalog.=) ANY ('{c,n,d}'::pg_catalog.\"char\"[]) "
-		"AND t.relnamespace OPERATOR(pg_catalog.=) $1 "
-		"AND t.relname OPERATOR(pg_catalog.=) ANY ('{crawl_jobs,job_chunks,job_counts}'::pg_catalog.name[]) "
-		"AND r.relowner OPERATOR(pg_catalog.<>) (SELECT j.relowner FROM pg_catalog.pg_class AS j "
-		"WHERE j.relnamespace OPERATOR(pg_catalog.=) $1 "
-		"AND j.relname OPERATOR(pg_catalog.=) 'crawl_jobs') "
-		"AND NOT o.rolsuper "
-		"ORDER BY name LIMIT 1",
-	.nargs = 1,
-	.argtypes = {OIDOID},
-	.expect = SPI_OK_SELECT
-};
-
-/*
- * The lock a purge's deletions take, taken before foreign_cascade is read:
- * a foreign key added to the tables meanwhile (which takes SHARE ROW
- * EXCLUSIVE) is then either committed and seen, or waits for the purge.
- */
-static JcQuery lock_tables = {
-	.sql = "LOCK TABLE @extschema@.crawl_jobs, @extschema@.job_chunks, "
-		"@extschema@.job_counts IN ROW EXCLUSIVE MODE",
-	.nargs = 0,
-	.expect = SPI_OK_UTILITY
-};
-
-/*
- * Refuse to purge while a table of another role would have its rows changed
- * by the purge (see foreign_cascade).
- */
-static void
-check_no_foreign_cascade(void)
-{
-	Datum		values[1];
-	bool		isnull;
-
-	jc_execute(&lock_tables, NULL, NULL, false);
-	values[0] = ObjectIdGetDatum(jc_schema());
-	if (jc_execute(&foreign_cascade, values, NULL, false) == 0)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("jobs cannot be purged while table %s references them with an action on delete",
-					TextDatumGetCString(jc_result_value(1, &isnull))),
-			 errdetail("The table's owner is not a superuser; the purge would change its rows, and fire its triggers, with the privileges of the extension's owner."),
-			 errhint("Make the foreign key ON DELETE NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table.")));
-}
-
 /* Deleting the job deletes its chunks and counts (ON DELETE CASCADE). */
 static JcQuery delete_job = {
 	.sql = "DELETE FROM @extschema@.crawl_jobs AS j "
@@ -365,7 +303,7 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 
 	jc_connect(fcinfo);
-	check_no_foreign_cascade();
+	jc_check_cascades();
 	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
 	take_back_all_expired(&job_id);
 
@@ -462,7 +400,7 @@ jc_purge_jobs(PG_FUNCTION_ARGS)
 	tupdesc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
 
 	jc_connect(fcinfo);
-	check_no_foreign_cascade();
+	jc_check_cascades();
 	take_back_all_expired(NULL);
 	njobs = jc_execute(&jobs_finished_before, values, " n", false);
 	job_ids = palloc(njobs * sizeof(int64));

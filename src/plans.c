@@ -112,6 +112,25 @@ watch(int cacheid, Oid oid)
 }
 
 /*
+ * Check the version of the extension's SQL objects, and watch the extension
+ * for a change of it (an update).  Before PostgreSQL 15, which has no
+ * syscache of extensions, only a change of a watched function or schema is
+ * noticed.
+ */
+static void
+check_version(void)
+{
+	Oid			extension = jc_check_sql_version();
+
+#if PG_VERSION_NUM >= 150000
+	if (OidIsValid(extension))
+		watch(EXTENSIONOID, extension);
+#else
+	(void) extension;
+#endif
+}
+
+/*
  * Called when a transaction ends (commits, aborts or is prepared).
  */
 void
@@ -162,7 +181,6 @@ get_plan(JcQuery *query)
 	StringInfoData sql;
 	SPIPlanPtr	plan;
 	uint64		generation;
-	Oid			extension;
 
 	/*
 	 * Take in the invalidations committed since the last statement took a
@@ -222,11 +240,7 @@ get_plan(JcQuery *query)
 	{
 		CHECK_FOR_INTERRUPTS();
 		generation = plan_generation;
-		extension = jc_check_sql_version();
-#if PG_VERSION_NUM >= 150000
-		if (OidIsValid(extension))
-			watch(EXTENSIONOID, extension);
-#endif
+		check_version();
 		plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
 								  CURSOR_OPT_GENERIC_PLAN);
 		if (plan == NULL)

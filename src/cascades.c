@@ -1,0 +1,134 @@
+/*-------------------------------------------------------------------------
+ *
+ * cascades.c
+ *		Refusing a purge whose foreign-key actions would change, and fire the
+ *		triggers of, another role's table.
+ *
+ * A purge deletes jobs, and with them (ON DELETE CASCADE) their chunks and
+ * counts.  A table that references one of those tables with an action on
+ * delete (CASCADE, SET NULL, SET DEFAULT) has its rows deleted or changed
+ * too, and so may the tables that reference it in turn.  PostgreSQL runs
+ * those actions as each table's owner, but the AFTER triggers they fire run
+ * when the purge's statement ends, as the purge does: with the privileges
+ * of the extension's owner, a superuser, since the functions are SECURITY
+ * DEFINER.  A role that owns such a table, and so can put triggers on it,
+ * would thereby become a superuser.  So a purge first follows the keys,
+ * and refuses (42501) when a table it reaches belongs to a role that is
+ * neither a superuser nor the owner of crawl_jobs.
+ *
+ * Each table is locked ROW EXCLUSIVE (the lock the purge's changes take)
+ * before the keys that reference it are read, and they are read with a
+ * catalog snapshot taken after that: a key added meanwhile (which takes
+ * SHARE ROW EXCLUSIVE on the table it references) is then either seen, or
+ * waits for the purge; whatever the isolation level of the purge's
+ * transaction.
+ *
+ * src/cascades.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jobchunk.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+/* The extension's tables a purge deletes from, crawl_jobs first */
+static const char *const purged_tables[] = {"crawl_jobs", "job_chunks", "job_counts"};
+
+/* Whether a foreign key's action changes the referencing rows */
+static bool
+changes_rows(char action)
+{
+	return action == FKCONSTR_ACTION_CASCADE ||
+		action == FKCONSTR_ACTION_SETNULL ||
+		action == FKCONSTR_ACTION_SETDEFAULT;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Refuse to purge when the foreign keys' actions would reach a table of a
+ * role other than a superuser or crawl_jobs' owner: from the extension's
+ * tables, the keys with an action on delete; from the tables reached, whose
+ * rows are deleted or have their keys changed, the keys with an action on
+ * delete or update.  Needs jc_connect() first, for the extension's schema.
+ */
+void
+jc_check_cascades(void)
+{
+	List	   *tables = NIL;
+	Oid			owner;
+	Relation	constraints;
+
+	for (int i = 0; i < (int) lengthof(purged_tables); i++)
+	{
+		Oid			relid = get_relname_relid(purged_tables[i], jc_schema());
+
+		if (!OidIsValid(relid))
+			elog(ERROR, "table %s of extension jobchunk not found",
+				 purged_tables[i]);
+		tables = lappend_oid(tables, relid);
+	}
+	owner = relation_owner(linitial_oid(tables));
+
+	constraints = table_open(ConstraintRelationId, AccessShareLock);
+	for (int i = 0; i < list_length(tables); i++)
+	{
+		bool		extensions_own = i < (int) lengthof(purged_tables);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		CHECK_FOR_INTERRUPTS();
+		LockRelationOid(list_nth_oid(tables, i), RowExclusiveLock);
+		ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(list_nth_oid(tables, i)));
+		scan = systable_beginscan(constraints, InvalidOid, false, NULL, 1, &key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+			Oid			referencing_owner;
+
+			if (con->contype != CONSTRAINT_FOREIGN ||
+				!(changes_rows(con->confdeltype) ||
+				  (!extensions_own && changes_rows(con->confupdtype))))
+				continue;
+			referencing_owner = relation_owner(con->conrelid);
+			if (referencing_owner != owner && !superuser_arg(referencing_owner))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("jobs cannot be purged while the purge would change rows of table %s",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
+														   get_rel_name(con->conrelid))),
+						 errdetail("Its foreign key \"%s\" has an action, and its owner is not a superuser: the purge would change its rows, and fire its triggers, with the privileges of the extension's owner.",
+								   NameStr(con->conname)),
+						 errhint("Make that key NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table.")));
+			if (!list_member_oid(tables, con->conrelid))
+				tables = lappend_oid(tables, con->conrelid);
+		}
+		systable_endscan(scan);
+	}
+	table_close(constraints, AccessShareLock);
+	list_free(tables);
+}
