@@ -3,10 +3,10 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION jobchunk" to load this file. \quit
 
--- The schema must belong to a superuser, and no other role may create
--- objects in it: the functions are SECURITY DEFINER, and an object another
--- role put in their schema (an overload of one of them, say) would be
--- called in their place and run with its caller's privileges, a
+-- The schema must belong to a superuser, hold nothing yet, and no other
+-- role may create objects in it: the functions are SECURITY DEFINER, and an
+-- object another role put in their schema (an overload of one of them, say)
+-- would be called in their place and run with its caller's privileges, a
 -- superuser's among them.  CREATE EXTENSION makes the schema, the caller's,
 -- when it does not exist.
 DO $$
@@ -17,11 +17,15 @@ BEGIN
                AND (NOT r.rolsuper OR EXISTS (
                    SELECT FROM pg_catalog.aclexplode(n.nspacl) AS a
                    WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-                   AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner))) THEN
+                   AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner) OR EXISTS (
+                   SELECT FROM pg_catalog.pg_depend AS d
+                   WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                   AND d.refobjid OPERATOR(pg_catalog.=) n.oid
+                   AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass))) THEN
         RAISE EXCEPTION 'schema @extschema@ is not safe for extension jobchunk'
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The schema belongs to a role that is not a superuser, or a role other than its owner may create objects in it.',
-                  HINT = 'Drop the schema, or have a superuser own it and revoke CREATE on it from every other role.';
+                  DETAIL = 'The schema belongs to a role that is not a superuser, holds objects already, or a role other than its owner may create objects in it.',
+                  HINT = 'Drop the schema; CREATE EXTENSION makes it.';
     END IF;
 END
 $$;

@@ -40,9 +40,10 @@ DROP EXTENSION jobchunk;
 
 -- A schema jobchunk that is not safe for the extension's SECURITY DEFINER
 -- functions is refused (42501), and nothing is made: one that a role that
--- is not a superuser owns, or in which another role may create objects
+-- is not a superuser owns, one in which another role may create objects
 -- (either could put an overload of a jc_ function there, to be called in
--- its place with its caller's privileges).
+-- its place with its caller's privileges), and one that holds such an
+-- object already (made while another role owned it).
 CREATE ROLE regress_jobchunk_squatter NOLOGIN;
 ALTER SCHEMA jobchunk OWNER TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
@@ -51,6 +52,11 @@ GRANT CREATE ON SCHEMA jobchunk TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
 SELECT count(*) AS left_over FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace;
 REVOKE CREATE ON SCHEMA jobchunk FROM regress_jobchunk_squatter;
+CREATE FUNCTION jobchunk.jc_purge_job(job_id integer) RETURNS bigint
+    LANGUAGE sql AS 'SELECT 0::bigint';
+ALTER FUNCTION jobchunk.jc_purge_job(integer) OWNER TO regress_jobchunk_squatter;
+CREATE EXTENSION jobchunk;
+DROP FUNCTION jobchunk.jc_purge_job(integer);
 DROP ROLE regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace AND relkind = 'r';
