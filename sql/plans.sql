@@ -86,6 +86,20 @@ SELECT pg_temp.used('SELECT jobchunk.jc_chunks(90, ''failed'')');
 SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 
+-- Creating a job's chunks looks for chunks of the job on its (job_id,
+-- chunk_index) key: with two jobs in the table, a scan of the table for a
+-- job of none would look as cheap to the planner, and read it all.
+INSERT INTO crawl_jobs (id, name) SELECT g, 'new' FROM generate_series(92, 99) AS g;
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT count(*) FROM jobchunk.jc_create_chunks((SELECT min(j.id)
+    FROM jobchunk.crawl_jobs AS j WHERE j.id > 91
+    AND NOT EXISTS (SELECT FROM jobchunk.job_counts AS k WHERE k.job_id = j.id)), 10)');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+DELETE FROM crawl_jobs WHERE id > 91;
+
 SELECT total, pending, processing, completed FROM jc_statistics(90);
 
 -- A claim from the backend's position reads a page or two of the job's

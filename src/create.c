@@ -27,9 +27,15 @@ static JcQuery touch_job = {
 	.expect = SPI_OK_UPDATE_RETURNING
 };
 
+/*
+ * Whether the job has chunks.  Ordered by chunk_index so that the (job_id,
+ * chunk_index) key is the plan: when a few large jobs fill the table, the
+ * generic plan would otherwise expect one in so many rows to match and scan
+ * the table, all of it for a new job.
+ */
 static JcQuery job_has_chunks = {
 	.sql = "SELECT FROM @extschema@.job_chunks AS c "
-		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+		"WHERE c.job_id OPERATOR(pg_catalog.=) $1 ORDER BY c.chunk_index LIMIT 1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
