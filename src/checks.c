@@ -174,15 +174,14 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 }
 
 /*
- * Refuse to prepare statements for the tables of another version of the
- * extension; return the extension's oid, or InvalidOid when there is no
- * extension jobchunk (the functions were made by hand).  The version is read
- * with the catalog snapshot, as the names in the statements are looked up,
- * not with the caller's: a statement that began before the extension was
- * dropped and made again at another version must not see the old version
- * and then prepare statements for the new tables.
+ * Refuse to run statements on the tables of another version of the
+ * extension.  The version is read with the catalog snapshot, as the names in
+ * the statements are looked up, not with the caller's: a statement that
+ * began before the extension was dropped and made again at another version
+ * must not see the old version and then prepare statements for the new
+ * tables.
  */
-Oid
+void
 jc_check_sql_version(void)
 {
 	Relation	rel;
@@ -190,7 +189,6 @@ jc_check_sql_version(void)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	char	   *installed = NULL;
-	Oid			extension = InvalidOid;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
@@ -205,7 +203,6 @@ jc_check_sql_version(void)
 
 		if (!isnull)
 			installed = TextDatumGetCString(version);
-		extension = ((Form_pg_extension) GETSTRUCT(tuple))->oid;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -213,7 +210,6 @@ jc_check_sql_version(void)
 	/* No row: the functions were made outside the extension. */
 	if (installed != NULL && strcmp(installed, JC_SQL_VERSION) != 0)
 		report_version_mismatch(installed);
-	return extension;
 }
 
 /*

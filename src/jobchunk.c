@@ -180,8 +180,4 @@ _PG_init(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, jc_invalidate_plans,
 								  (Datum) 0);
 	CacheRegisterSyscacheCallback(PROCOID, jc_invalidate_plans, (Datum) 0);
-#if PG_VERSION_NUM >= 150000
-	CacheRegisterSyscacheCallback(EXTENSIONOID, jc_invalidate_plans,
-								  (Datum) 0);
-#endif
 }

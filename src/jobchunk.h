@@ -153,7 +153,7 @@ extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
 extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
 extern void jc_check_job_exists(int64 job_id, bool read_only);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);
-extern Oid	jc_check_sql_version(void);
+extern void jc_check_sql_version(void);
 extern bool jc_interval_fields_within(const Interval *interval, int years);
 extern char *jc_interval_text(const Interval *interval);
 extern Datum jc_lease_end_arg(FunctionCallInfo fcinfo, int argno,

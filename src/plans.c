@@ -9,15 +9,15 @@
  * name the extension's objects schema-qualified; the schema is the one the
  * calling C function belongs to, so a hostile search_path cannot redirect
  * them.  A plan is made again when the function's schema is another one
- * (functions made by hand in another schema), and when that schema, a
- * jobchunk function this backend has called, or (from PostgreSQL 15) the
- * extension's row in pg_extension is changed or dropped (the schema
- * renamed; the extension updated, or dropped and perhaps made again at
- * another version).  The old plan is freed at once, or, while one of the
+ * (functions made by hand in another schema), and when that schema or a
+ * jobchunk function this backend has called is changed or dropped (the
+ * schema renamed; the extension updated, or dropped and perhaps made again
+ * at another version).  The old plan is freed at once, or, while one of the
  * extension's statements runs (which may be running it: a jobchunk call
  * from a trigger), when the transaction ends.  Plans are made only for the
  * version of the extension's tables this library is for: each new plan
- * checks it, and so does a statement whose plan was ended while it ran.
+ * checks it, and so does a statement whose plan was ended while it ran, and
+ * a statement run after invalidations came in from other sessions.
  *
  * src/plans.c
  *
@@ -31,6 +31,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -45,10 +46,9 @@ static uint64 plan_generation = 1;
 
 /*
  * The objects whose changes end the plans: the jobchunk functions this
- * backend has called, their schemas and the extension, by syscache and hash
- * value.  A change of one of them (the extension updated, even by a script
- * that changes no function, dropped and perhaps made again at another
- * version, its schema renamed) ends every plan.  Changes
+ * backend has called and their schemas, by syscache and hash value.  A
+ * change of one of them (the extension updated, dropped and perhaps made
+ * again at another version, its schema renamed) ends every plan.  Changes
  * of other functions and schemas, which anyone may make, leave the plans
  * alone; a cache reset (hashvalue 0, when this backend fell behind the
  * invalidations of others) ends every plan.  When the list is full it
@@ -72,8 +72,15 @@ static List *retired_plans = NIL;
 static int	statements_running = 0;
 
 /*
- * Syscache callback for functions, schemas and extensions: hashvalue 0
- * stands for all the cache's entries.
+ * Whether this backend has checked the version, and the number of shared
+ * invalidation messages it had taken in before it did (see get_plan())
+ */
+static bool version_checked = false;
+static uint64 version_checked_at = 0;
+
+/*
+ * Syscache callback for functions and schemas: hashvalue 0 stands for all
+ * the cache's entries.
  */
 void
 jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue)
@@ -109,25 +116,6 @@ watch(int cacheid, Oid oid)
 	watched[nwatched].cacheid = cacheid;
 	watched[nwatched].hashvalue = hashvalue;
 	nwatched++;
-}
-
-/*
- * Check the version of the extension's SQL objects, and watch the extension
- * for a change of it (an update).  Before PostgreSQL 15, which has no
- * syscache of extensions, only a change of a watched function or schema is
- * noticed.
- */
-static void
-check_version(void)
-{
-	Oid			extension = jc_check_sql_version();
-
-#if PG_VERSION_NUM >= 150000
-	if (OidIsValid(extension))
-		watch(EXTENSIONOID, extension);
-#else
-	(void) extension;
-#endif
 }
 
 /*
@@ -189,6 +177,22 @@ get_plan(JcQuery *query)
 	 */
 	AcceptInvalidationMessages();
 
+	/*
+	 * Check the version again, kept plans or not, whenever invalidations
+	 * from other sessions have come in since the last check: this session
+	 * may run the library of an older version than an ALTER EXTENSION
+	 * UPDATE has installed since, and an update need not change anything
+	 * the plans depend on; but it changes the catalogs, which sends some.
+	 */
+	if (!version_checked || version_checked_at != SharedInvalidMessageCounter)
+	{
+		uint64		counter = SharedInvalidMessageCounter;
+
+		jc_check_sql_version();
+		version_checked = true;
+		version_checked_at = counter;
+	}
+
 	if (query->plan != NULL &&
 		query->nspid == current_nspid &&
 		query->generation == plan_generation)
@@ -240,7 +244,7 @@ get_plan(JcQuery *query)
 	{
 		CHECK_FOR_INTERRUPTS();
 		generation = plan_generation;
-		check_version();
+		jc_check_sql_version();
 		plan = SPI_prepare_cursor(sql.data, query->nargs, query->argtypes,
 								  CURSOR_OPT_GENERIC_PLAN);
 		if (plan == NULL)
@@ -278,7 +282,7 @@ static void
 check_result(JcQuery *query, int result)
 {
 	if (query->generation != plan_generation)
-		(void) jc_check_sql_version();
+		jc_check_sql_version();
 	if (result != query->expect)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(result), query->sql);
