@@ -27,6 +27,22 @@ BEGIN
                   DETAIL = 'The schema belongs to a role that is not a superuser, holds objects already, or a role other than its owner may create objects in it.',
                   HINT = 'Drop the schema; CREATE EXTENSION makes it.';
     END IF;
+    -- Nor may the tables be made with TRIGGER granted to another role.
+    IF EXISTS (SELECT FROM pg_catalog.pg_default_acl AS d,
+                   pg_catalog.aclexplode(d.defaclacl) AS a
+               WHERE d.defaclrole OPERATOR(pg_catalog.=)
+                   (SELECT r.oid FROM pg_catalog.pg_roles AS r
+                    WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+               AND d.defaclobjtype OPERATOR(pg_catalog.=) 'r'
+               AND d.defaclnamespace OPERATOR(pg_catalog.=) ANY
+                   (ARRAY[0, '@extschema@'::pg_catalog.regnamespace]::pg_catalog.oid[])
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER'
+               AND a.grantee OPERATOR(pg_catalog.<>) d.defaclrole) THEN
+        RAISE EXCEPTION 'default privileges would let other roles create triggers on the tables of extension jobchunk'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The functions change the tables with the privileges of the extension''s owner, and such triggers would run with them.',
+                  HINT = 'Revoke TRIGGER on tables from the default privileges of the role that creates the extension.';
+    END IF;
 END
 $$;
 

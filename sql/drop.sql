@@ -57,6 +57,11 @@ CREATE FUNCTION jobchunk.jc_purge_job(job_id integer) RETURNS bigint
 ALTER FUNCTION jobchunk.jc_purge_job(integer) OWNER TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
 DROP FUNCTION jobchunk.jc_purge_job(integer);
+-- Nor is the extension made while default privileges of the role making it
+-- would grant TRIGGER on its tables to another role.
+ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO regress_jobchunk_squatter;
+CREATE EXTENSION jobchunk;
+ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM regress_jobchunk_squatter;
 DROP ROLE regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace AND relkind = 'r';

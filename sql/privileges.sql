@@ -359,7 +359,9 @@ REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 -- extension's owner (this one records the role it runs as; a hostile one
 -- could make its role a superuser).  Both purges refuse (42501) while the
 -- table is there, and the trigger never runs; so they do when the table
--- references a superuser's table that cascades from crawl_jobs.  With ON
+-- references a superuser's table that cascades from crawl_jobs, and when a
+-- table the purge would change is one on which such a role may create
+-- triggers.  With ON
 -- DELETE NO ACTION, a job the table references is not purged (23503), and
 -- once its rows are deleted, it is.
 --
@@ -408,7 +410,14 @@ SET LOCAL ROLE regress_jobchunk_app;
 ALTER TABLE public.app_notes DROP COLUMN meta_id,
     ADD FOREIGN KEY (job_id) REFERENCES jobchunk.crawl_jobs (id);
 RESET ROLE;
+-- A superuser's table the purge would change, or one of the extension's,
+-- on which a role that is not a superuser may create triggers.
+GRANT TRIGGER ON public.job_meta TO regress_jobchunk_app;
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 DROP TABLE public.job_meta;
+GRANT TRIGGER ON jobchunk.job_counts TO PUBLIC;
+SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');
+REVOKE TRIGGER ON jobchunk.job_counts FROM PUBLIC;
 SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 DELETE FROM public.app_notes;
 SELECT jobchunk.jc_purge_job(:noted) AS purged;

@@ -34,9 +34,12 @@
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -54,31 +57,88 @@ changes_rows(char action)
 		action == FKCONSTR_ACTION_SETDEFAULT;
 }
 
+/*
+ * Refuse to purge, because of table relid.
+ */
+static void
+refuse(Oid relid, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("jobs cannot be purged while the purge would change rows of table %s",
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid))),
+			 errdetail_internal("%s", detail),
+			 errhint("%s", hint)));
+}
+
+/*
+ * Refuse to purge unless table relid, which the purge would change, belongs
+ * to the owner of crawl_jobs or to a superuser, and no other role may
+ * create triggers on it.  The table must be locked already: its owner and
+ * its privileges cannot change then (ALTER TABLE OWNER, GRANT and CREATE
+ * TRIGGER need stronger locks).  Returns its owner.
+ */
 static Oid
-relation_owner(Oid relid)
+check_table(Oid relid, Oid owner)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	Oid			relowner;
+	Datum		acl_datum;
+	bool		isnull;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	if (!OidIsValid(owner))
+		owner = relowner;
+	if (relowner != owner && !superuser_arg(relowner))
+		refuse(relid,
+			   gettext_noop("Its owner is not a superuser: the purge would change its rows, and fire its triggers, with the privileges of the extension's owner."),
+			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
+	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
+	if (!isnull)
+	{
+		Datum	   *items;
+		int			nitems;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ACLITEMOID, &typlen, &typbyval, &typalign);
+		deconstruct_array(DatumGetArrayTypeP(acl_datum), ACLITEMOID, typlen,
+						  typbyval, typalign, &items, NULL, &nitems);
+		for (int i = 0; i < nitems; i++)
+		{
+			AclItem    *item = (AclItem *) DatumGetPointer(items[i]);
+			Oid			grantee = item->ai_grantee;
+
+			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
+				(grantee == ACL_ID_PUBLIC ||
+				 (grantee != relowner && grantee != owner && !superuser_arg(grantee))))
+				refuse(relid,
+					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of the extension's owner."),
+					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
+		}
+	}
 	ReleaseSysCache(tuple);
 	return owner;
 }
 
 /*
  * Refuse to purge when the foreign keys' actions would reach a table of a
- * role other than a superuser or crawl_jobs' owner: from the extension's
- * tables, the keys with an action on delete; from the tables reached, whose
- * rows are deleted or have their keys changed, the keys with an action on
- * delete or update.  Needs jc_connect() first, for the extension's schema.
+ * role other than a superuser or crawl_jobs' owner, or one on which such a
+ * role may create triggers (the extension's own tables included): from the
+ * extension's tables, the keys with an action on delete; from the tables
+ * reached, whose rows are deleted or have their keys changed, the keys with
+ * an action on delete or update.  Needs jc_connect() first, for the
+ * extension's schema.
  */
 void
 jc_check_cascades(void)
 {
 	List	   *tables = NIL;
-	Oid			owner;
+	Oid			owner = InvalidOid;
 	Relation	constraints;
 
 	for (int i = 0; i < (int) lengthof(purged_tables); i++)
@@ -90,41 +150,31 @@ jc_check_cascades(void)
 				 purged_tables[i]);
 		tables = lappend_oid(tables, relid);
 	}
-	owner = relation_owner(linitial_oid(tables));
 
 	constraints = table_open(ConstraintRelationId, AccessShareLock);
 	for (int i = 0; i < list_length(tables); i++)
 	{
+		Oid			table = list_nth_oid(tables, i);
 		bool		extensions_own = i < (int) lengthof(purged_tables);
 		ScanKeyData key;
 		SysScanDesc scan;
 		HeapTuple	tuple;
 
 		CHECK_FOR_INTERRUPTS();
-		LockRelationOid(list_nth_oid(tables, i), RowExclusiveLock);
+		LockRelationOid(table, RowExclusiveLock);
+		/* crawl_jobs comes first: its owner is the one the others are held to */
+		owner = check_table(table, owner);
 		ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(list_nth_oid(tables, i)));
+					F_OIDEQ, ObjectIdGetDatum(table));
 		scan = systable_beginscan(constraints, InvalidOid, false, NULL, 1, &key);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 		{
 			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
-			Oid			referencing_owner;
 
-			if (con->contype != CONSTRAINT_FOREIGN ||
-				!(changes_rows(con->confdeltype) ||
-				  (!extensions_own && changes_rows(con->confupdtype))))
-				continue;
-			referencing_owner = relation_owner(con->conrelid);
-			if (referencing_owner != owner && !superuser_arg(referencing_owner))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("jobs cannot be purged while the purge would change rows of table %s",
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
-														   get_rel_name(con->conrelid))),
-						 errdetail("Its foreign key \"%s\" has an action, and its owner is not a superuser: the purge would change its rows, and fire its triggers, with the privileges of the extension's owner.",
-								   NameStr(con->conname)),
-						 errhint("Make that key NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table.")));
-			if (!list_member_oid(tables, con->conrelid))
+			if (con->contype == CONSTRAINT_FOREIGN &&
+				(changes_rows(con->confdeltype) ||
+				 (!extensions_own && changes_rows(con->confupdtype))) &&
+				!list_member_oid(tables, con->conrelid))
 				tables = lappend_oid(tables, con->conrelid);
 		}
 		systable_endscan(scan);

@@ -79,6 +79,25 @@ static bool version_checked = false;
 static uint64 version_checked_at = 0;
 
 /*
+ * Check the version again, kept plans or not, whenever invalidations from
+ * other sessions have come in since the last check: this session may run
+ * the library of an older version than an ALTER EXTENSION UPDATE has
+ * installed since, and an update need not change anything the plans depend
+ * on; but it changes the catalogs, which sends some.
+ */
+static void
+recheck_version(void)
+{
+	uint64		counter = SharedInvalidMessageCounter;
+
+	if (version_checked && version_checked_at == counter)
+		return;
+	jc_check_sql_version();
+	version_checked = true;
+	version_checked_at = counter;
+}
+
+/*
  * Syscache callback for functions and schemas: hashvalue 0 stands for all
  * the cache's entries.
  */
@@ -177,21 +196,7 @@ get_plan(JcQuery *query)
 	 */
 	AcceptInvalidationMessages();
 
-	/*
-	 * Check the version again, kept plans or not, whenever invalidations
-	 * from other sessions have come in since the last check: this session
-	 * may run the library of an older version than an ALTER EXTENSION
-	 * UPDATE has installed since, and an update need not change anything
-	 * the plans depend on; but it changes the catalogs, which sends some.
-	 */
-	if (!version_checked || version_checked_at != SharedInvalidMessageCounter)
-	{
-		uint64		counter = SharedInvalidMessageCounter;
-
-		jc_check_sql_version();
-		version_checked = true;
-		version_checked_at = counter;
-	}
+	recheck_version();
 
 	if (query->plan != NULL &&
 		query->nspid == current_nspid &&
@@ -272,17 +277,19 @@ jc_schema(void)
 }
 
 /*
- * Check the result of running query.  If the plans were ended while it ran,
- * PostgreSQL's plan cache may have planned it again by name, for tables of
- * another version made meanwhile (the call waited for a lock on a table
- * while the extension was dropped and made again): check the version, which
- * refuses the call, rolling its statement back.
+ * Check the result of running query.  If the plans were ended, or other
+ * sessions' invalidations came in, while it ran, PostgreSQL's plan cache may
+ * have planned it again by name, for tables of another version made
+ * meanwhile (the call waited for a lock on a table while the extension was
+ * dropped and made again, or updated): check the version, which refuses the
+ * call, rolling its statement back.
  */
 static void
 check_result(JcQuery *query, int result)
 {
 	if (query->generation != plan_generation)
-		jc_check_sql_version();
+		version_checked = false;
+	recheck_version();
 	if (result != query->expect)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(result), query->sql);
