@@ -74,10 +74,11 @@ refuse(Oid relid, const char *detail, const char *hint)
 
 /*
  * Refuse to purge unless table relid, which the purge would change, belongs
- * to the owner of crawl_jobs or to a superuser, and no other role may
- * create triggers on it.  The table must be locked already: its owner and
- * its privileges cannot change then (ALTER TABLE OWNER, GRANT and CREATE
- * TRIGGER need stronger locks).  Returns its owner.
+ * to owner (the owner of crawl_jobs) or to a superuser, and no other role
+ * may create triggers on it.  The table must be locked already: its owner
+ * and its privileges cannot change then (ALTER TABLE OWNER, GRANT and
+ * CREATE TRIGGER need stronger locks).  Returns owner, or when it is
+ * InvalidOid (relid is crawl_jobs), relid's owner.
  */
 static Oid
 check_table(Oid relid, Oid owner)
