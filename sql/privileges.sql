@@ -361,7 +361,7 @@ REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 -- table is there, and the trigger never runs; so they do when the table
 -- references a superuser's table that cascades from crawl_jobs, and when a
 -- table the purge would change is one on which such a role may create
--- triggers.  With ON
+-- triggers, or one with a trigger whose function such a role owns.  With ON
 -- DELETE NO ACTION, a job the table references is not purged (23503), and
 -- once its rows are deleted, it is.
 --
@@ -414,6 +414,12 @@ RESET ROLE;
 -- on which a role that is not a superuser may create triggers.
 GRANT TRIGGER ON public.job_meta TO regress_jobchunk_app;
 SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+REVOKE TRIGGER ON public.job_meta FROM regress_jobchunk_app;
+-- A trigger whose function such a role owns (and so may replace).
+CREATE TRIGGER job_meta_deleted AFTER DELETE ON public.job_meta
+    FOR EACH ROW EXECUTE FUNCTION public.app_notes_changed();
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+SELECT count(*) AS triggers_run FROM public.ran_as;
 DROP TABLE public.job_meta;
 GRANT TRIGGER ON jobchunk.job_counts TO PUBLIC;
 SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');

@@ -11,17 +11,22 @@
  * those actions as each table's owner, but the AFTER triggers they fire run
  * when the purge's statement ends, as the purge does: with the privileges
  * of the extension's owner, a superuser, since the functions are SECURITY
- * DEFINER.  A role that owns such a table, and so can put triggers on it,
- * would thereby become a superuser.  So a purge first follows the keys,
- * and refuses (42501) when a table it reaches belongs to a role that is
- * neither a superuser nor the owner of crawl_jobs.
+ * DEFINER.  A role that owns such a table, may create triggers on it, or
+ * owns the function of one of its triggers could thereby become a
+ * superuser.  So a purge first follows the keys, and refuses (42501) when a
+ * table it reaches, or one of the extension's, belongs to a role that is
+ * neither a superuser nor the owner of crawl_jobs, or such a role may
+ * create triggers on it (TRIGGER granted, to it or to PUBLIC), or owns the
+ * function of one of its triggers.
  *
  * Each table is locked ROW EXCLUSIVE (the lock the purge's changes take)
- * before the keys that reference it are read, and they are read with a
- * catalog snapshot taken after that: a key added meanwhile (which takes
- * SHARE ROW EXCLUSIVE on the table it references) is then either seen, or
- * waits for the purge; whatever the isolation level of the purge's
- * transaction.
+ * before its owner, privileges and triggers and the keys that reference it
+ * are read, with a catalog snapshot taken after that: a change of owner, a
+ * new trigger or a key added meanwhile (each takes a lock that conflicts)
+ * is then either seen, or waits for the purge; whatever the isolation level
+ * of the purge's transaction.  A grant of TRIGGER does not wait, but the
+ * trigger it allows does.  Whether a role is a superuser can change without
+ * a lock on any table: jc_purge_job() checks after any wait for the job.
  *
  * src/cascades.c
  *
@@ -34,6 +39,8 @@
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -72,13 +79,59 @@ refuse(Oid relid, const char *detail, const char *hint)
 			 errhint("%s", hint)));
 }
 
+/* Whether role is owner or a superuser */
+static bool
+trusted(Oid role, Oid owner)
+{
+	return role == owner || superuser_arg(role);
+}
+
+/*
+ * Refuse to purge if a trigger of table relid runs a function that a role
+ * other than owner or a superuser owns (and so can replace).
+ */
+static void
+check_triggers(Oid relid, Oid owner)
+{
+	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(triggers, TriggerRelidNameIndexId, true, NULL,
+							  1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+		HeapTuple	function;
+		Oid			function_owner;
+
+		if (trigger->tgisinternal)
+			continue;
+		function = SearchSysCache1(PROCOID, ObjectIdGetDatum(trigger->tgfoid));
+		if (!HeapTupleIsValid(function))
+			elog(ERROR, "cache lookup failed for function %u", trigger->tgfoid);
+		function_owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
+		ReleaseSysCache(function);
+		if (!trusted(function_owner, owner))
+			refuse(relid,
+				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of the extension's owner."),
+				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
+	}
+	systable_endscan(scan);
+	table_close(triggers, AccessShareLock);
+}
+
 /*
  * Refuse to purge unless table relid, which the purge would change, belongs
- * to owner (the owner of crawl_jobs) or to a superuser, and no other role
- * may create triggers on it.  The table must be locked already: its owner
- * and its privileges cannot change then (ALTER TABLE OWNER, GRANT and
- * CREATE TRIGGER need stronger locks).  Returns owner, or when it is
- * InvalidOid (relid is crawl_jobs), relid's owner.
+ * to owner (the owner of crawl_jobs) or to a superuser, no other role may
+ * create triggers on it, and its triggers' functions are such owners' too.
+ * The table must be locked already: its owner cannot change then, nor its
+ * triggers (ALTER TABLE OWNER and CREATE TRIGGER need stronger locks).
+ * Returns owner, or when it is InvalidOid (relid is crawl_jobs), relid's
+ * owner.
  */
 static Oid
 check_table(Oid relid, Oid owner)
@@ -93,7 +146,7 @@ check_table(Oid relid, Oid owner)
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	if (!OidIsValid(owner))
 		owner = relowner;
-	if (relowner != owner && !superuser_arg(relowner))
+	if (!trusted(relowner, owner))
 		refuse(relid,
 			   gettext_noop("Its owner is not a superuser: the purge would change its rows, and fire its triggers, with the privileges of the extension's owner."),
 			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
@@ -116,13 +169,14 @@ check_table(Oid relid, Oid owner)
 
 			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
 				(grantee == ACL_ID_PUBLIC ||
-				 (grantee != relowner && grantee != owner && !superuser_arg(grantee))))
+				 (grantee != relowner && !trusted(grantee, owner))))
 				refuse(relid,
 					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of the extension's owner."),
 					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
 		}
 	}
 	ReleaseSysCache(tuple);
+	check_triggers(relid, owner);
 	return owner;
 }
 

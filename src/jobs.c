@@ -303,7 +303,6 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 
 	jc_connect(fcinfo);
-	jc_check_cascades();
 	cancelled = strcmp(lock_job_state(job_id, true), "cancelled") == 0;
 	take_back_all_expired(&job_id);
 
@@ -331,6 +330,8 @@ jc_purge_job(PG_FUNCTION_ARGS)
 				 errmsg("job %lld cannot be purged", (long long) job_id),
 				 errdetail("It has no chunks yet, and is not cancelled."),
 				 errhint("Create its chunks with jc_create_chunks(), or cancel it with jc_cancel_job().")));
+	/* After any wait for the job: who is a superuser may change meanwhile. */
+	jc_check_cascades();
 	if (jc_execute(&delete_job, values, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
