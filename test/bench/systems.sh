@@ -104,6 +104,20 @@ SQL
 sql -c "VACUUM ANALYZE"
 }
 
+# B1's claim of the next pending chunk of job :job in TABLE, as an UPDATE
+# without its RETURNING clause (B1c puts it in a CTE)
+b1_claim() {
+	cat <<EOF
+UPDATE bench.$1 AS c
+SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
+	lease_expires_at = now() + interval '5 minutes', updated_at = now()
+WHERE c.id = (SELECT n.id FROM bench.$1 AS n
+	WHERE n.job_id = :job AND n.status = 'pending'
+	ORDER BY n.priority DESC, n.created_at, n.id
+	LIMIT 1 FOR UPDATE SKIP LOCKED)
+EOF
+}
+
 # the pgbench scripts, one file per system in DIR, variables from -D
 write_scripts() {
 	local dir=$1
@@ -113,14 +127,8 @@ UPDATE bench.b0 SET status = 'processing', updated_at = now() WHERE id = :id;
 \set id random(1, 100000)
 UPDATE bench.b0 SET status = 'completed', updated_at = now() WHERE id = :id;
 EOF
-cat >"$dir/B1.sql" <<'EOF'
-UPDATE bench.b1_chunks AS c
-SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
-	lease_expires_at = now() + interval '5 minutes', updated_at = now()
-WHERE c.id = (SELECT n.id FROM bench.b1_chunks AS n
-	WHERE n.job_id = :job AND n.status = 'pending'
-	ORDER BY n.priority DESC, n.created_at, n.id
-	LIMIT 1 FOR UPDATE SKIP LOCKED)
+cat >"$dir/B1.sql" <<EOF
+$(b1_claim b1_chunks)
 RETURNING c.id, c.lease_token AS token \gset
 UPDATE bench.b1_chunks
 SET status = 'completed', lease_expires_at = NULL, error_message = NULL, updated_at = now()
@@ -145,13 +153,7 @@ EOF
 }
 cat >"$dir/B1c.sql" <<EOF
 \set stripe :client_id % 64
-WITH claimed AS (UPDATE bench.b1c_chunks AS c
-SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
-	lease_expires_at = now() + interval '5 minutes', updated_at = now()
-WHERE c.id = (SELECT n.id FROM bench.b1c_chunks AS n
-	WHERE n.job_id = :job AND n.status = 'pending'
-	ORDER BY n.priority DESC, n.created_at, n.id
-	LIMIT 1 FOR UPDATE SKIP LOCKED)
+WITH claimed AS ($(b1_claim b1c_chunks)
 RETURNING c.id, c.lease_token, c.job_id),
 $(b1c_counted claimed 1 0)
 SELECT id, lease_token AS token FROM claimed \gset
