@@ -17,7 +17,7 @@
  * from a trigger), when the transaction ends.  Plans are made only for the
  * version of the extension's tables this library is for: each new plan
  * checks it, and so does a statement whose plan was ended while it ran, and
- * a statement run after invalidations came in from other sessions.
+ * a statement run after shared invalidations came in.
  *
  * src/plans.c
  *
@@ -73,17 +73,18 @@ static int	statements_running = 0;
 
 /*
  * Whether this backend has checked the version, and the number of shared
- * invalidation messages it had taken in before it did (see get_plan())
+ * invalidation messages it had taken in before it did (recheck_version())
  */
 static bool version_checked = false;
 static uint64 version_checked_at = 0;
 
 /*
- * Check the version again, kept plans or not, whenever invalidations from
- * other sessions have come in since the last check: this session may run
- * the library of an older version than an ALTER EXTENSION UPDATE has
- * installed since, and an update need not change anything the plans depend
- * on; but it changes the catalogs, which sends some.
+ * Check the version again, kept plans or not, whenever shared invalidations
+ * (which any session's committed catalog change sends, this one's too) have
+ * come in since the last check: this session may run the library of an
+ * older version than an ALTER EXTENSION UPDATE has installed since, and an
+ * update need not change anything the plans depend on; but it changes the
+ * catalogs.
  */
 static void
 recheck_version(void)
