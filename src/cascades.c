@@ -169,8 +169,7 @@ check_table(Oid relid, Oid owner)
 			Oid			grantee = item->ai_grantee;
 
 			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
-				(grantee == ACL_ID_PUBLIC ||
-				 (grantee != relowner && !trusted(grantee, owner))))
+				(grantee == ACL_ID_PUBLIC || !trusted(grantee, owner)))
 				refuse(relid,
 					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of the extension's owner."),
 					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
