@@ -309,13 +309,16 @@ forget_last_result(void)
 }
 
 /*
- * Run plan to the end, counted in statements_running while it runs (see
- * get_plan()); return SPI's result code.  A jobchunk function that the
+ * Run query's plan to the end with the given parameters (nulls as for
+ * SPI_execute_plan), its rows going to dest, or to SPI_tuptable when dest is
+ * NULL; return SPI's result code.  While it runs it is counted in
+ * statements_running (see get_plan()).  A jobchunk function that the
  * statement calls (from a trigger) may belong to another schema: the
  * caller's schema is set back after the statement, however it ends.
  */
 static int
-run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
+run_plan(JcQuery *query, SPIPlanPtr plan, Datum *values, const char *nulls,
+		 bool read_only, DestReceiver *dest)
 {
 	volatile int result = 0;
 	Oid			nspid = current_nspid;
@@ -323,29 +326,28 @@ run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
 	statements_running++;
 	PG_TRY();
 	{
-		result = SPI_execute_plan(plan, values, nulls, read_only, 0);
-	}
-	PG_FINALLY();
-	{
-		statements_running--;
-		current_nspid = nspid;
-	}
-	PG_END_TRY();
-	return result;
-}
-
 #if PG_VERSION_NUM >= 140000
-/* The same, with the options of SPI_execute_plan_extended() */
-static int
-run_plan_extended(SPIPlanPtr plan, const SPIExecuteOptions *options)
-{
-	volatile int result = 0;
-	Oid			nspid = current_nspid;
+		SPIExecuteOptions options;
+		ParamListInfo params = makeParamList(query->nargs);
 
-	statements_running++;
-	PG_TRY();
-	{
-		result = SPI_execute_plan_extended(plan, options);
+		for (int i = 0; i < query->nargs; i++)
+		{
+			ParamExternData *prm = &params->params[i];
+
+			prm->value = values[i];
+			prm->isnull = nulls != NULL && nulls[i] == 'n';
+			prm->pflags = PARAM_FLAG_CONST;
+			prm->ptype = query->argtypes[i];
+		}
+		memset(&options, 0, sizeof(options));
+		options.params = params;
+		options.read_only = read_only;
+		options.dest = dest;
+		result = SPI_execute_plan_extended(plan, &options);
+#else
+		Assert(dest == NULL);
+		result = SPI_execute_plan(plan, values, nulls, read_only, 0);
+#endif
 	}
 	PG_FINALLY();
 	{
@@ -355,7 +357,6 @@ run_plan_extended(SPIPlanPtr plan, const SPIExecuteOptions *options)
 	PG_END_TRY();
 	return result;
 }
-#endif
 
 /*
  * Execute query with the given parameters (nulls as for SPI_execute_plan)
@@ -369,7 +370,7 @@ jc_execute(JcQuery *query, Datum *values, const char *nulls, bool read_only)
 
 	forget_last_result();
 	plan = get_plan(query);
-	check_result(query, run_plan(plan, values, nulls, read_only));
+	check_result(query, run_plan(query, plan, values, nulls, read_only, NULL));
 	return SPI_processed;
 }
 
@@ -453,34 +454,17 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 		/* Stream the rows straight into the tuplestore. */
 		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-		SPIExecuteOptions options;
-		ParamListInfo params = makeParamList(query->nargs);
-
-		for (int i = 0; i < query->nargs; i++)
-		{
-			ParamExternData *prm = &params->params[i];
-
-			prm->value = values[i];
-			prm->isnull = nulls != NULL && nulls[i] == 'n';
-			prm->pflags = PARAM_FLAG_CONST;
-			prm->ptype = query->argtypes[i];
-		}
 
 		SetTuplestoreDestReceiverParams(dest, tupstore,
 										rsinfo->econtext->ecxt_per_query_memory,
 										false, rsinfo->setDesc,
 										"row type of query does not match function result type");
-		memset(&options, 0, sizeof(options));
-		options.params = params;
-		options.read_only = read_only;
-		options.dest = dest;
-
-		check_result(query, run_plan_extended(plan, &options));
+		check_result(query, run_plan(query, plan, values, nulls, read_only, dest));
 		dest->rDestroy(dest);
 	}
 #else
 	(void) tupstore;
-	check_result(query, run_plan(plan, values, nulls, read_only));
+	check_result(query, run_plan(query, plan, values, nulls, read_only, NULL));
 	jc_return_tuptable(fcinfo);
 #endif
 	return SPI_processed;
