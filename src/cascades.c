@@ -10,13 +10,14 @@
  * too, and so may the tables that reference it in turn.  PostgreSQL runs
  * those actions as each table's owner, but the AFTER triggers they fire run
  * when the purge's statement ends, as the purge does: with the privileges
- * of the extension's owner, a superuser, since the functions are SECURITY
- * DEFINER.  A role that owns such a table, may create triggers on it, or
- * owns the function of one of its triggers could thereby become a
- * superuser.  So a purge first follows the keys, and refuses (42501) when a
- * table it reaches, or one of the extension's, belongs to a role that is
- * neither a superuser nor the owner of crawl_jobs, or such a role may
- * create triggers on it (TRIGGER granted, to it or to PUBLIC), or owns the
+ * of the purge function's owner (a superuser, unless the README's set-up
+ * for another owner was run), since the functions are SECURITY DEFINER.  A
+ * role that owns such a table, may create triggers on it, or owns the
+ * function of one of its triggers could thereby gain those privileges.  So
+ * a purge first follows the keys, and refuses (42501) when a table it
+ * reaches, or one of the extension's, belongs to a role that is neither a
+ * superuser nor the role the purge runs as, or such a role may create
+ * triggers on it (TRIGGER granted, to it or to PUBLIC), or owns the
  * function of one of its triggers.
  *
  * Each table is locked ROW EXCLUSIVE (the lock the purge's changes take)
@@ -80,19 +81,23 @@ refuse(Oid relid, const char *detail, const char *hint)
 			 errhint("%s", hint)));
 }
 
-/* Whether role is owner or a superuser */
+/*
+ * Whether role is the one the purge runs as (the owner of the SECURITY
+ * DEFINER function) or a superuser: code it controls gains nothing by
+ * running with the purge's privileges.
+ */
 static bool
-trusted(Oid role, Oid owner)
+trusted(Oid role)
 {
-	return role == owner || superuser_arg(role);
+	return role == GetUserId() || superuser_arg(role);
 }
 
 /*
- * Refuse to purge if a trigger of table relid runs a function that a role
- * other than owner or a superuser owns (and so can replace).
+ * Refuse to purge if a trigger of table relid runs a function that an
+ * untrusted role owns (and so can replace).
  */
 static void
-check_triggers(Oid relid, Oid owner)
+check_triggers(Oid relid)
 {
 	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -116,9 +121,9 @@ check_triggers(Oid relid, Oid owner)
 			elog(ERROR, "cache lookup failed for function %u", trigger->tgfoid);
 		function_owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
 		ReleaseSysCache(function);
-		if (!trusted(function_owner, owner))
+		if (!trusted(function_owner))
 			refuse(relid,
-				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of the extension's owner."),
+				   gettext_noop("One of its triggers runs a function whose owner is neither a superuser nor the role the purge runs as, and the purge would run it with that role's privileges."),
 				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
 	}
 	systable_endscan(scan);
@@ -127,29 +132,23 @@ check_triggers(Oid relid, Oid owner)
 
 /*
  * Refuse to purge unless table relid, which the purge would change, belongs
- * to owner (the owner of crawl_jobs) or to a superuser, no other role may
- * create triggers on it, and its triggers' functions are such owners' too.
- * The table must be locked already: its owner cannot change then, nor its
- * triggers (ALTER TABLE OWNER and CREATE TRIGGER need stronger locks).
- * Returns owner, or when it is InvalidOid (relid is crawl_jobs), relid's
- * owner.
+ * to a trusted role, no other role may create triggers on it, and its
+ * triggers' functions are trusted roles' too.  The table must be locked
+ * already: its owner cannot change then, nor its triggers (ALTER TABLE
+ * OWNER and CREATE TRIGGER need stronger locks).
  */
-static Oid
-check_table(Oid relid, Oid owner)
+static void
+check_table(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			relowner;
 	Datum		acl_datum;
 	bool		isnull;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	if (!OidIsValid(owner))
-		owner = relowner;
-	if (!trusted(relowner, owner))
+	if (!trusted(((Form_pg_class) GETSTRUCT(tuple))->relowner))
 		refuse(relid,
-			   gettext_noop("Its owner is not a superuser: the purge would change its rows, and fire its triggers, with the privileges of the extension's owner."),
+			   gettext_noop("Its owner is neither a superuser nor the role the purge runs as: the purge would change its rows, and fire its triggers, with that role's privileges."),
 			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
 	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
 	if (!isnull)
@@ -169,21 +168,20 @@ check_table(Oid relid, Oid owner)
 			Oid			grantee = item->ai_grantee;
 
 			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
-				(grantee == ACL_ID_PUBLIC || !trusted(grantee, owner)))
+				(grantee == ACL_ID_PUBLIC || !trusted(grantee)))
 				refuse(relid,
-					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of the extension's owner."),
+					   gettext_noop("A role that is neither a superuser nor the role the purge runs as may create triggers on it, which the purge would fire with that role's privileges."),
 					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
 		}
 	}
 	ReleaseSysCache(tuple);
-	check_triggers(relid, owner);
-	return owner;
+	check_triggers(relid);
 }
 
 /*
  * Refuse to purge when the foreign keys' actions would reach a table of a
- * role other than a superuser or crawl_jobs' owner, or one on which such a
- * role may create triggers (the extension's own tables included): from the
+ * role other than a superuser or the one the purge runs as, or one on which
+ * such a role may create triggers (the extension's own tables included): from the
  * extension's tables, the keys with an action on delete; from the tables
  * reached, whose rows are deleted or have their keys changed, the keys with
  * an action on delete or update.  Needs jc_connect() first, for the
@@ -193,7 +191,6 @@ void
 jc_check_cascades(void)
 {
 	List	   *tables = NIL;
-	Oid			owner = InvalidOid;
 	Relation	constraints;
 
 	for (int i = 0; i < (int) lengthof(purged_tables); i++)
@@ -217,8 +214,7 @@ jc_check_cascades(void)
 
 		CHECK_FOR_INTERRUPTS();
 		LockRelationOid(table, RowExclusiveLock);
-		/* crawl_jobs comes first: its owner is the one the others are held to */
-		owner = check_table(table, owner);
+		check_table(table);
 		ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber,
 					F_OIDEQ, ObjectIdGetDatum(table));
 		scan = systable_beginscan(constraints, InvalidOid, false, NULL, 1, &key);
