@@ -77,8 +77,8 @@ refuse(Oid relid, const char *detail, const char *hint)
 			 errmsg("jobs cannot be purged while the purge would change rows of table %s",
 					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											   get_rel_name(relid))),
-			 errdetail_internal("%s", detail),
-			 errhint("%s", hint)));
+			 errdetail("%s", _(detail)),
+			 errhint("%s", _(hint))));
 }
 
 /*
@@ -198,8 +198,12 @@ jc_check_cascades(void)
 		Oid			relid = get_relname_relid(purged_tables[i], jc_schema());
 
 		if (!OidIsValid(relid))
-			elog(ERROR, "table %s of extension jobchunk not found",
-				 purged_tables[i]);
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table %s of extension jobchunk not found",
+							quote_qualified_identifier(get_namespace_name(jc_schema()),
+													   purged_tables[i])),
+					 errhint("Give the extension's tables back their names.")));
 		tables = lappend_oid(tables, relid);
 	}
 

@@ -25,10 +25,10 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/timestamp.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 static JcQuery job_exists = {
 	.sql = "SELECT FROM @extschema@.crawl_jobs AS j WHERE j.id OPERATOR(pg_catalog.=) $1",
@@ -123,7 +123,8 @@ jc_check_job_exists(int64 job_id, bool read_only)
 
 /*
  * Whether version a ("major.minor") is later than version b.  Only chooses
- * a hint: what does not parse counts as 0.
+ * a hint: a major that does not parse counts as 0, and when either has no
+ * minor, equal majors make the versions equal.
  */
 static bool
 version_later(const char *a, const char *b)
@@ -164,7 +165,8 @@ report_version_mismatch(const char *installed)
 
 /*
  * Refuse to run a C function through SQL definitions of another version of
- * the extension, which pass other arguments than the library expects.
+ * the extension, which pass other arguments than the library expects.  The
+ * functions whose arguments changed since 1.0 call it.
  */
 void
 jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
@@ -250,6 +252,9 @@ jc_interval_text(const Interval *interval)
 											   IntervalPGetDatum(interval)));
 }
 
+/* The longest lease, in years */
+#define JC_MAX_LEASE_YEARS 100
+
 /*
  * When the lease given by the interval in argument argno ends, as a
  * timestamptz: the lease runs from start, the time of the call, for
@@ -260,8 +265,6 @@ jc_interval_text(const Interval *interval)
  * 100 years as 36,000 days.  The statements take the end, not the interval,
  * so that the lease checked is the lease granted.
  */
-#define JC_MAX_LEASE_YEARS 100
-
 Datum
 jc_lease_end_arg(FunctionCallInfo fcinfo, int argno, TimestampTz start)
 {

@@ -103,7 +103,7 @@ typedef struct ClaimPosition
 	TimestampTz rescanned_at;
 } ClaimPosition;
 
-/* Positions are forgotten all at once beyond this many jobs */
+/* Once this many jobs have positions, the next lookup forgets them all */
 #define MAX_POSITIONS 1024
 
 static HTAB *positions = NULL;
@@ -148,33 +148,39 @@ static uint64 positions_epoch = 0;
 	"(c.retry_count OPERATOR(pg_catalog.>=) $1 OR x.state OPERATOR(pg_catalog.=) 'cancelled')"
 static JcQuery take_back_expired = {
 	.sql = "WITH expired AS ("
-	"SELECT e.id, e.job_id, j.state FROM @extschema@.job_chunks AS e "
-	"CROSS JOIN LATERAL (SELECT l.state FROM @extschema@.crawl_jobs AS l "
-	"WHERE l.id OPERATOR(pg_catalog.=) e.job_id FOR KEY SHARE SKIP LOCKED) AS j "
-	"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
-	"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
-	"AND ($5 IS NULL OR e.job_id OPERATOR(pg_catalog.=) $5) "
-	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED), "
-	"reaped AS ("
-	"UPDATE @extschema@.job_chunks AS c SET "
-	"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, "
-	"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count "
-	"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, "
-	"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, "
-	"error_message = CASE WHEN x.state OPERATOR(pg_catalog.=) 'cancelled' "
-	"THEN 'job cancelled' ELSE 'lease expired' END, "
-	"lease_expires_at = NULL, updated_at = pg_catalog.now() "
-	"FROM expired AS x "
-	"WHERE c.id OPERATOR(pg_catalog.=) x.id "
-	"RETURNING c.job_id, c.status, x.state), "
-	JC_COUNT("reaped", "-1", "0",
-			 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$3")
-	"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' "
-	"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped",
+		"SELECT e.id, e.job_id, j.state FROM @extschema@.job_chunks AS e "
+		"CROSS JOIN LATERAL (SELECT l.state FROM @extschema@.crawl_jobs AS l "
+		"WHERE l.id OPERATOR(pg_catalog.=) e.job_id FOR KEY SHARE SKIP LOCKED) AS j "
+		"WHERE e.status OPERATOR(pg_catalog.=) 'processing' "
+		"AND e.lease_expires_at OPERATOR(pg_catalog.<) $4 "
+		"AND ($5 IS NULL OR e.job_id OPERATOR(pg_catalog.=) $5) "
+		"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED), "
+		"reaped AS ("
+		"UPDATE @extschema@.job_chunks AS c SET "
+		"status = CASE WHEN " GIVE_UP " THEN 'failed' ELSE 'pending' END, "
+		"retry_count = CASE WHEN " GIVE_UP " THEN c.retry_count "
+		"ELSE c.retry_count OPERATOR(pg_catalog.+) 1 END, "
+		"task_id = CASE WHEN " GIVE_UP " THEN c.task_id END, "
+		"error_message = CASE WHEN x.state OPERATOR(pg_catalog.=) 'cancelled' "
+		"THEN 'job cancelled' ELSE 'lease expired' END, "
+		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
+		"FROM expired AS x "
+		"WHERE c.id OPERATOR(pg_catalog.=) x.id "
+		"RETURNING c.job_id, c.status, x.state), "
+		JC_COUNT("reaped", "-1", "0",
+				 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$3")
+		"SELECT job_id, status OPERATOR(pg_catalog.=) 'pending' "
+		"AND state OPERATOR(pg_catalog.=) 'active' FROM reaped",
 	.nargs = 5,
 	.argtypes = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
+
+/* Whether the job job_id is active: the SQL of a condition */
+#define JOB_IS_ACTIVE(job_id) \
+	"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j " \
+	"WHERE j.id OPERATOR(pg_catalog.=) " job_id " " \
+	"AND j.state OPERATOR(pg_catalog.=) 'active') "
 
 /*
  * $1 job_id, $2 task_id, $3 the end of the lease, $4 how many, $5 the
@@ -199,9 +205,7 @@ static JcQuery take_back_expired = {
 	"WHERE n.job_id OPERATOR(pg_catalog.=) $1 " \
 	"AND n.status OPERATOR(pg_catalog.=) 'pending' " \
 	from_position \
-	"AND EXISTS (SELECT FROM @extschema@.crawl_jobs AS j " \
-	"WHERE j.id OPERATOR(pg_catalog.=) $1 " \
-	"AND j.state OPERATOR(pg_catalog.=) 'active') " \
+	"AND " JOB_IS_ACTIVE("$1") \
 	"ORDER BY n.priority DESC, n.created_at, n.chunk_index " \
 	"LIMIT $4 FOR UPDATE SKIP LOCKED)) " \
 	"RETURNING c.*), " \
@@ -235,10 +239,6 @@ static JcQuery claim_from_position = {
  * chunk_index) key would look cheaper for "the first job after $2" while
  * stepping over every chunk of the jobs in between that is not pending.
  */
-#define JOB_IS_ACTIVE(job_id) \
-	"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j " \
-	"WHERE j.id OPERATOR(pg_catalog.=) " job_id " " \
-	"AND j.state OPERATOR(pg_catalog.=) 'active') "
 #define JOB_AFTER(job_id) \
 	"SELECT n.job_id, " JOB_IS_ACTIVE("n.job_id") "AS active " \
 	"FROM @extschema@.job_chunks AS n " \
@@ -407,8 +407,11 @@ position_of(int64 job_id)
 
 /*
  * Store position, read when positions_epoch was epoch, as this backend's
- * position in its job; unless positions were forgotten since (by a
- * jobchunk function that a statement of the claim ran from a trigger).
+ * position in its job; unless it was forgotten since by a jobchunk function
+ * that a statement of the claim ran from a trigger: all positions when a
+ * subtransaction aborted (a trigger's exception block), the job's when it
+ * retried a chunk of the job, or all when it looked up a position with
+ * MAX_POSITIONS jobs known.
  */
 static void
 remember_position(const ClaimPosition *position, uint64 epoch)
@@ -472,13 +475,16 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * still missing, from the head, after taking back expired leases of any job:
  * those that ended before now, the time of the call (see claim()).
  *
- * A claim never waits for the job's row lock, which a cancel or a purge may
- * hold while it waits for chunks this call has claimed (see counts.c).  A
- * second claim statement in the call changes the stripe row the first one
- * changed, which checks the row's foreign key again and so locks the job
- * FOR KEY SHARE: the claim takes that lock first, without waiting, and if
- * another transaction holds the job FOR UPDATE (a cancel or a purge),
- * takes nothing more from it.
+ * In a transaction that has not changed this backend's stripe of the job
+ * before, a claim never waits for the job's row lock, which a cancel or a
+ * purge may hold while it waits for chunks this call has claimed (see
+ * counts.c).  A second claim statement in the call changes the stripe row
+ * the first one changed, which checks the row's foreign key again and so
+ * locks the job FOR KEY SHARE: the claim takes that lock first, without
+ * waiting, and if another transaction holds the job FOR UPDATE (a cancel or
+ * a purge), takes nothing more from it.  (A later call in the same
+ * transaction changes the row again, and may wait: see the README, *Several
+ * changes in one transaction*.)
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
@@ -679,7 +685,6 @@ jc_claim(PG_FUNCTION_ARGS)
 {
 	int32		n;
 
-	jc_check_nargs(fcinfo, 4);
 	jc_check_not_null(fcinfo, 1);
 	n = PG_GETARG_INT32(1);
 	if (n < 1)

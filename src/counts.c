@@ -11,9 +11,9 @@
  * so two share a stripe only when their slots are a multiple of JC_STRIPES
  * apart, or when one has moved on (below).  Every statement that changes a
  * chunk's status adds its change to the counts of processing, completed and
- * failed chunks in the same statement (JC_COUNT in jobchunk.h), as
- * jc_create_chunks() adds to the total, so the counts agree with the rows
- * in every snapshot.
+ * failed chunks in the same statement (JC_COUNT in jobchunk.h), and
+ * jc_create_chunks() adds to the total in the same call as it inserts the
+ * chunks, so the counts agree with the rows in every snapshot.
  *
  * Every job has all JC_STRIPES stripe rows from the moment its chunks are
  * created (jc_create_chunks()), so the statements that count never insert

@@ -63,8 +63,8 @@ static JcQuery insert_chunks = {
 };
 
 /*
- * The job's counts: all its stripe rows, stripes 0 to $4 (see counts.c),
- * the $2 chunks counted in stripe $3, this backend's.  (A job's chunks are
+ * The job's counts: all its stripe rows (see counts.c), the $2 chunks
+ * counted in stripe $3, this backend's.  (A job's chunks are
  * made once, so its stripes are new; ON CONFLICT only guards against rows
  * left by hand.)
  */
@@ -72,12 +72,12 @@ static JcQuery insert_counts = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "
 		"SELECT $1, s.i, CASE WHEN s.i OPERATOR(pg_catalog.=) $3 THEN $2 ELSE 0 END, "
 		JC_CLOCK " "
-		"FROM pg_catalog.generate_series(0, $4) AS s(i) "
+		"FROM pg_catalog.generate_series(0, " CppAsString2(JC_STRIPES) " OPERATOR(pg_catalog.-) 1) AS s(i) "
 		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
 		"total = k.total OPERATOR(pg_catalog.+) excluded.total, "
 		"updated_at = excluded.updated_at",
-	.nargs = 4,
-	.argtypes = {INT8OID, INT4OID, INT4OID, INT4OID},
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT4OID},
 	.expect = SPI_OK_INSERT
 };
 
@@ -166,7 +166,6 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 
 	values[1] = Int32GetDatum((int32) nchunks);
 	values[2] = jc_stripe();
-	values[3] = Int32GetDatum(JC_STRIPES - 1);
 	jc_execute(&insert_counts, values, NULL, false);
 	if (strcmp(state, "active") == 0)
 		jc_notify_claimable(job_id);

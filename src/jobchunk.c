@@ -33,6 +33,8 @@ int			jc_rescan_interval = 1000;
 
 /* Whether a transaction of nothing but claims waits for its WAL flush */
 bool		jc_synchronous_claims = false;
+
+/* Whether calls that make chunks claimable send NOTIFY jobchunk */
 bool		jc_notify = true;
 
 void		_PG_init(void);

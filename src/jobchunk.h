@@ -62,12 +62,14 @@ typedef struct JcQuery
 } JcQuery;
 
 /*
- * The time of a change, in SQL: the clock, as GetCurrentTimestamp() is in
- * C, from which leases run (see jc_lease_end_arg()) and tokens are taken.
- * Neither the start of the statement nor of the transaction would do: a
- * call can come long after both, from a function or a procedure that runs
- * for long (in a procedure that commits, statement_timestamp() stays at
- * the start of the CALL).
+ * The time written to crawl_jobs.updated_at and job_counts.updated_at, which
+ * the purges compare with their cutoff: the clock, as GetCurrentTimestamp()
+ * is in C, from which leases run (see jc_lease_end_arg()) and tokens are
+ * taken.  Neither the start of the statement nor of the transaction would
+ * do: a call can come long after both, from a function or a procedure that
+ * runs for long (in a procedure that commits, statement_timestamp() stays at
+ * the start of the CALL).  A chunk's updated_at is the transaction's start,
+ * now(), as for a row changed by hand.
  */
 #define JC_CLOCK "pg_catalog.clock_timestamp()"
 
@@ -129,7 +131,8 @@ extern void jc_claims_forget(void);
 /*
  * plans.c.  Running a statement frees the rows of the one run before it in
  * the same call (SPI would keep them all until jc_finish()), and so does
- * every helper that runs one (jc_check_job_exists(), jc_count_chunks()):
+ * every helper that runs one (jc_check_job_exists(), jc_count_chunks(),
+ * jc_take_back_expired()):
  * read SPI_tuptable, or copy out what is needed, before running the next
  * statement.
  */

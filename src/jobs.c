@@ -171,14 +171,15 @@ change_state(int64 job_id, const char *new_state, const char *action)
 	return old_state;
 }
 
+/* How many expired leases one statement takes back */
+#define TAKE_BACK_BATCH 1000
+
 /*
  * Take back every expired lease of the job *job_id, or of any job when
  * job_id is NULL, as claims do (see claim.c), so that a job whose last
  * workers died finishes: a cancelled one can then be purged without waiting
  * for a claim.  Needs an SPI connection.
  */
-#define TAKE_BACK_BATCH 1000
-
 static void
 take_back_all_expired(const int64 *job_id)
 {
@@ -341,6 +342,9 @@ jc_purge_job(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(counts.total);
 }
 
+/* The longest age a purge takes, in years */
+#define JC_MAX_AGE_YEARS 1000
+
 /*
  * The start of the transaction minus older_than: the time before which a
  * job must have finished to be purged.  Raises invalid_parameter_value
@@ -349,8 +353,6 @@ jc_purge_job(PG_FUNCTION_ARGS)
  * days' before is in the future), and each field of the interval is within
  * JC_MAX_AGE_YEARS (see jc_interval_fields_within()).
  */
-#define JC_MAX_AGE_YEARS 1000
-
 static TimestampTz
 purge_cutoff(Interval *older_than)
 {
@@ -380,8 +382,9 @@ purge_cutoff(Interval *older_than)
  *
  * Purges every job that finished (as for jc_purge_job()) before now() -
  * older_than, in job id order, and returns each with how many chunks it
- * had.  Expired leases are taken back first, of every job.  A job locked
- * by another transaction (being cancelled, retried, purged) is skipped, so
+ * had.  Expired leases are taken back first, of every job.  A job another
+ * transaction holds locked (cancelling, pausing, resuming, retrying or
+ * purging it, or taking back its expired leases) is skipped, so
  * the call never waits for workers; it is purged by a later call.  A job
  * whose deletion a trigger on crawl_jobs skips is not purged, and not
  * returned, as a DELETE would not count it.

@@ -501,7 +501,8 @@ jc_result_int64(uint64 row, int column)
 	Datum		value;
 
 	if (row >= SPI_processed)
-		elog(ERROR, "statement returned no row %llu", (unsigned long long) row);
+		elog(ERROR, "statement returned only %llu rows",
+			 (unsigned long long) SPI_processed);
 	value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						  column, &isnull);
 	if (isnull)

@@ -26,7 +26,10 @@ static JcQuery chunks_of_job = {
 
 /*
  * One statement for each status, so that each is planned for the partial
- * index on chunks in that status, if any.
+ * index on chunks in that status, if any: the pending and failed ones are
+ * keyed by job; those of processing chunks are not (they are keyed by lease
+ * end and task id), so listing a job's processing chunks reads every chunk
+ * in flight, as many as there are workers.
  */
 #define CHUNKS_IN_STATUS(status) { \
 	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c " \
@@ -72,7 +75,6 @@ chunks_in(const char *status)
 			 errmsg("invalid chunk status: \"%s\"", status),
 			 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
 					 ", " JC_COMPLETED " and " JC_FAILED ".")));
-	pg_unreachable();
 }
 
 /*

@@ -74,6 +74,8 @@ jc_set_shard(PG_FUNCTION_ARGS)
 {
 	int32		shard;
 	const char *schema;
+	Datum		jobs_table;
+	Datum		chunks_table;
 	Datum		values[2];
 	bool		isnull;
 
@@ -93,15 +95,16 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errdetail("Under REPEATABLE READ or SERIALIZABLE it could miss a job created concurrently."),
 				 errhint("Set the shard number in a READ COMMITTED transaction.")));
 
-	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-	if (schema == NULL)
-		elog(ERROR, "cache lookup failed for the schema of function %u",
-			 fcinfo->flinfo->fn_oid);
-	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
-
 	jc_connect(fcinfo);
+	schema = get_namespace_name(jc_schema());
+	if (schema == NULL)
+		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
+	jobs_table = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	chunks_table = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+
 	jc_execute(&lock_jobs, NULL, NULL, false);
+	values[0] = jobs_table;
+	values[1] = chunks_table;
 	jc_execute(&numbered, values, NULL, false);
 	if (DatumGetBool(jc_result_value(1, &isnull)))
 		ereport(ERROR,
@@ -111,8 +114,9 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errhint("Set the shard number of a new database, before its first job.")));
 
 	values[1] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
+	values[0] = jobs_table;
 	jc_execute(&set_next_id, values, NULL, false);
-	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	values[0] = chunks_table;
 	jc_execute(&set_next_id, values, NULL, false);
 	jc_finish();
 	PG_RETURN_VOID();

@@ -143,13 +143,14 @@ result_tupdesc(FunctionCallInfo fcinfo, int natts)
 	return BlessTupleDesc(tupdesc);
 }
 
+/* The number of jc_statistics()'s columns */
+#define JC_STATISTICS_COLS 8
+
 /*
  * jc_statistics(INOUT job_id bigint, OUT total bigint, OUT pending bigint,
  *				 OUT processing bigint, OUT completed bigint, OUT failed bigint,
  *				 OUT completion_percentage numeric, OUT success_rate numeric)
  */
-#define JC_STATISTICS_COLS 8
-
 Datum
 jc_statistics(PG_FUNCTION_ARGS)
 {
@@ -167,6 +168,9 @@ jc_statistics(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/* The number of jc_progress()'s columns */
+#define JC_PROGRESS_COLS 10
+
 /*
  * jc_progress(INOUT job_id bigint, OUT total_chunks bigint,
  *			   OUT pending_chunks bigint, OUT processing_chunks bigint,
@@ -176,8 +180,6 @@ jc_statistics(PG_FUNCTION_ARGS)
  *
  * timestamp is when the reading was taken.
  */
-#define JC_PROGRESS_COLS 10
-
 Datum
 jc_progress(PG_FUNCTION_ARGS)
 {

@@ -101,6 +101,11 @@ static JcQuery mark_completed = {
 	.expect = SPI_OK_SELECT
 };
 
+/* A chunk of a batch, processing under token u.token, or NULL: any token */
+#define FENCED_BATCH \
+	"pg_catalog.texteq(c.status, 'processing') " \
+	"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
+
 /*
  * The chunks are locked in id order before they are changed, whatever the
  * order they are given in and whatever the plan, so that two batches
@@ -108,10 +113,6 @@ static JcQuery mark_completed = {
  * a cancel (which locks in id order too), cannot each hold a chunk the
  * other waits for.
  */
-#define FENCED_BATCH \
-	"pg_catalog.texteq(c.status, 'processing') " \
-	"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
-
 static JcQuery mark_completed_many = {
 	.sql = "WITH u AS ("
 		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), "
@@ -213,9 +214,9 @@ static JcQuery chunk_state = {
 
 /*
  * Explain why a change of the chunk matched no row, and raise the error.
- * done is the past participle of the change ("marked completed"), from the
- * status it must start from; token_null is ' ' when the caller gave lease
- * token token.
+ * done is the past participle of the change ("marked completed"); from is
+ * the status it must start from; token_null is ' ' when the caller gave
+ * lease token token.
  */
 static void
 pg_attribute_noreturn()
@@ -295,7 +296,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 			 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
 							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
 							  retries, retries, jc_max_retries),
-			 errhint("A superuser can raise jobchunk.max_retries to retry it again.")));
+			 errhint("A superuser, or a role granted SET on it, can raise jobchunk.max_retries to retry it again.")));
 }
 
 /*
@@ -334,16 +335,18 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	int64		chunk_id;
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	TimestampTz now;
 	Datum		chunk;
 
 	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
+	now = GetCurrentTimestamp();
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = jc_task_id_arg(fcinfo, 1, &nulls[1]);
-	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
+	values[2] = jc_lease_end_arg(fcinfo, 2, now);
 	values[3] = jc_stripe();
-	values[4] = Int64GetDatum(GetCurrentTimestamp());
+	values[4] = Int64GetDatum(now);
 
 	jc_claim_begins();
 	jc_connect(fcinfo);
@@ -487,10 +490,11 @@ compare_int64(const void *a, const void *b)
 }
 
 /*
- * The elements of a bigint[] argument, which must have no NULLs.
+ * The elements of the bigint[] argument argno, called name, which must have
+ * one dimension and no NULLs.
  */
 static int64 *
-int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
+int64_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, int *n)
 {
 	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
 	Datum	   *elems;
@@ -500,8 +504,7 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array",
-						argno == 0 ? "chunk_ids" : "lease_tokens")));
+				 errmsg("%s must be a one-dimensional array", name)));
 	deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &elems, &nulls, n);
 	result = palloc(sizeof(int64) * Max(*n, 1));
@@ -511,8 +514,7 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("element %d of %s is null", i + 1,
-							argno == 0 ? "chunk_ids" : "lease_tokens")));
+					 errmsg("element %d of %s is null", i + 1, name)));
 		result[i] = DatumGetInt64(elems[i]);
 	}
 	return result;
@@ -540,15 +542,15 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	uint64		ndone;
 
 	jc_check_not_null(fcinfo, 0);
-	ids = int64_array_arg(fcinfo, 0, &nids);
+	ids = int64_array_arg(fcinfo, 0, "chunk_ids", &nids);
 	if (!PG_ARGISNULL(1))
 	{
-		tokens = int64_array_arg(fcinfo, 1, &ntokens);
+		tokens = int64_array_arg(fcinfo, 1, "lease_tokens", &ntokens);
 		if (ntokens != nids)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("lease_tokens must be as long as chunk_ids"),
-					 errdetail("chunk_ids has length %d, and lease_tokens has length %d.",
+					 errdetail("The arrays have lengths %d (chunk_ids) and %d (lease_tokens).",
 							   nids, ntokens)));
 	}
 
