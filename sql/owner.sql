@@ -5,10 +5,12 @@
 -- schema a superuser's.  Then code that runs as the owner (here a trigger
 -- that records the role it runs as) runs without a superuser's privileges;
 -- a worker granted only EXECUTE works as before; and the purges trust the
--- tables of that role, the one they run as, and refuse those of others.
--- Tables of that role behind a purge function that is still a superuser's
--- (as after an update that added functions, until the set-up is run again)
--- are refused: their triggers would run as the superuser.
+-- tables of that role, the one they run as, and refuse those of others, and
+-- the role's triggers on a superuser's table (which a key's action changes
+-- as the superuser).  Tables of that role behind a purge function that is
+-- still a superuser's (as after an update that added functions, until the
+-- set-up is run again) are refused: their triggers would run as the
+-- superuser.
 --
 -- One transaction, rolled back at the end.
 --
@@ -106,10 +108,30 @@ DROP TABLE public.app_notes;
 SELECT outcome('SELECT jobchunk.jc_purge_job(970)');
 SELECT count(*) AS notes_left FROM public.owner_notes;
 
--- A purge function a superuser owns, with the tables the role's: the
--- role's triggers on crawl_jobs would run as the superuser.  Refused.
+-- A superuser's table the purge would change: the key's action, and the
+-- BEFORE triggers it fires, run as the superuser, so the role may neither
+-- create triggers on it nor own the function of one of its triggers.
 SELECT count(*) AS completed
 FROM jobchunk.jc_next_pending(971) AS c, jobchunk.jc_mark_completed(c.id, c.lease_token) AS d;
+CREATE TABLE public.admin_notes (
+    job_id bigint REFERENCES jobchunk.crawl_jobs (id) ON DELETE CASCADE);
+GRANT TRIGGER ON public.admin_notes TO regress_jobchunk_owner;
+SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
+REVOKE TRIGGER ON public.admin_notes FROM regress_jobchunk_owner;
+SET LOCAL ROLE regress_jobchunk_owner;
+CREATE FUNCTION public.owner_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN OLD;
+END
+$$;
+RESET ROLE;
+CREATE TRIGGER owner_trigger BEFORE DELETE ON public.admin_notes
+    FOR EACH ROW EXECUTE FUNCTION public.owner_trigger();
+SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
+DROP TABLE public.admin_notes;
+
+-- A purge function a superuser owns, with the tables the role's: the
+-- role's triggers on crawl_jobs would run as the superuser.  Refused.
 ALTER FUNCTION jobchunk.jc_purge_job(bigint) OWNER TO CURRENT_USER;
 SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
 SELECT count(*) AS jobs_left FROM jobchunk.crawl_jobs WHERE id = 971;

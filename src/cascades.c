@@ -8,17 +8,18 @@
  * counts.  A table that references one of those tables with an action on
  * delete (CASCADE, SET NULL, SET DEFAULT) has its rows deleted or changed
  * too, and so may the tables that reference it in turn.  PostgreSQL runs
- * those actions as each table's owner, but the AFTER triggers they fire run
- * when the purge's statement ends, as the purge does: with the privileges
- * of the purge function's owner (a superuser, unless the README's set-up
- * for another owner was run), since the functions are SECURITY DEFINER.  A
- * role that owns such a table, may create triggers on it, or owns the
- * function of one of its triggers could thereby gain those privileges.  So
- * a purge first follows the keys, and refuses (42501) when a table it
- * reaches, or one of the extension's, belongs to a role that is neither a
- * superuser nor the role the purge runs as, or such a role may create
- * triggers on it (TRIGGER granted, to it or to PUBLIC), or owns the
- * function of one of its triggers.
+ * those actions, and the BEFORE triggers they fire, as each table's owner,
+ * but the AFTER triggers they fire run when the purge's statement ends, as
+ * the purge does: with the privileges of the purge function's owner (a
+ * superuser, unless the README's set-up for another owner was run), since
+ * the functions are SECURITY DEFINER.  A role that owns such a table, may
+ * create triggers on it, or owns the function of one of its triggers could
+ * thereby gain those privileges.  So a purge first follows the keys, and
+ * refuses (42501) when a table it reaches, or one of the extension's,
+ * belongs to a role that is neither a superuser nor the role the purge runs
+ * as, or another role than a superuser (or than the purge's role on its own
+ * table) may create triggers on it (TRIGGER granted, to it or to PUBLIC),
+ * or owns the function of one of its triggers.
  *
  * Each table is locked ROW EXCLUSIVE (the lock the purge's changes take)
  * before its owner, privileges and triggers and the keys that reference it
@@ -82,22 +83,26 @@ refuse(Oid relid, const char *detail, const char *hint)
 }
 
 /*
- * Whether role is the one the purge runs as (the owner of the SECURITY
- * DEFINER function) or a superuser: code it controls gains nothing by
- * running with the purge's privileges.
+ * Whether code that role controls on a table of relowner gains nothing when
+ * the purge runs it.  The purge runs as the owner of the SECURITY DEFINER
+ * function (GetUserId()).  A foreign key's action changes a table's rows as
+ * the table's owner, who also runs the BEFORE triggers it fires; its AFTER
+ * triggers run when the purge's statement ends, as the purge.  So role must
+ * be a superuser, or the role the purge runs as on its own table.
  */
 static bool
-trusted(Oid role)
+trusted(Oid role, Oid relowner)
 {
-	return role == GetUserId() || superuser_arg(role);
+	return superuser_arg(role) ||
+		(role == GetUserId() && relowner == GetUserId());
 }
 
 /*
- * Refuse to purge if a trigger of table relid runs a function that an
- * untrusted role owns (and so can replace).
+ * Refuse to purge if a trigger of table relid, of relowner, runs a function
+ * that an untrusted role owns (and so can replace).
  */
 static void
-check_triggers(Oid relid)
+check_triggers(Oid relid, Oid relowner)
 {
 	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -121,9 +126,9 @@ check_triggers(Oid relid)
 			elog(ERROR, "cache lookup failed for function %u", trigger->tgfoid);
 		function_owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
 		ReleaseSysCache(function);
-		if (!trusted(function_owner))
+		if (!trusted(function_owner, relowner))
 			refuse(relid,
-				   gettext_noop("One of its triggers runs a function whose owner is neither a superuser nor the role the purge runs as, and the purge would run it with that role's privileges."),
+				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of another role."),
 				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
 	}
 	systable_endscan(scan);
@@ -132,21 +137,24 @@ check_triggers(Oid relid)
 
 /*
  * Refuse to purge unless table relid, which the purge would change, belongs
- * to a trusted role, no other role may create triggers on it, and its
- * triggers' functions are trusted roles' too.  The table must be locked
- * already: its owner cannot change then, nor its triggers (ALTER TABLE
- * OWNER and CREATE TRIGGER need stronger locks).
+ * to a superuser or to the role the purge runs as, no untrusted role may
+ * create triggers on it, and its triggers' functions are trusted roles'
+ * (see trusted()).  The table must be locked already: its owner cannot
+ * change then, nor its triggers (ALTER TABLE OWNER and CREATE TRIGGER need
+ * stronger locks).
  */
 static void
 check_table(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			relowner;
 	Datum		acl_datum;
 	bool		isnull;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	if (!trusted(((Form_pg_class) GETSTRUCT(tuple))->relowner))
+	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	if (!trusted(relowner, relowner))
 		refuse(relid,
 			   gettext_noop("Its owner is neither a superuser nor the role the purge runs as: the purge would change its rows, and fire its triggers, with that role's privileges."),
 			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
@@ -168,14 +176,14 @@ check_table(Oid relid)
 			Oid			grantee = item->ai_grantee;
 
 			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
-				(grantee == ACL_ID_PUBLIC || !trusted(grantee)))
+				(grantee == ACL_ID_PUBLIC || !trusted(grantee, relowner)))
 				refuse(relid,
-					   gettext_noop("A role that is neither a superuser nor the role the purge runs as may create triggers on it, which the purge would fire with that role's privileges."),
+					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of another role."),
 					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
 		}
 	}
 	ReleaseSysCache(tuple);
-	check_triggers(relid);
+	check_triggers(relid, relowner);
 }
 
 /*
