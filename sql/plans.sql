@@ -153,3 +153,27 @@ SELECT count(*) FROM jc_next_pending();
 SELECT pg_stat_force_next_flush();
 SELECT pg_temp.lease_entries_read() - :before AS lease_entries_read;
 RESET jobchunk.rescan_interval;
+
+-- A cancel that rolled back leaves every pending chunk of the job marked
+-- (xmax: it locked them and changed none).  Claims from a position pass
+-- over marks of transactions that may still run or ended after their
+-- snapshot, not over these: each claim reads a page or two of the pending
+-- index, not the whole job.  (The first claim after the rollback starts at
+-- the head: a rollback ends the backend's positions.)
+SET jobchunk.rescan_interval = '1h';
+BEGIN;
+SELECT jc_cancel_job(90) > 80000 AS cancelled;
+ROLLBACK;
+SELECT count(*) FROM jc_next_pending(90);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() AS before \gset
+DO $$
+BEGIN
+    FOR i IN 1..10 LOOP
+        PERFORM jobchunk.jc_next_pending(90);
+    END LOOP;
+END
+$$;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.claim_index_pages() - :before <= 30 AS few_pages_after_cancel_rolled_back;
+RESET jobchunk.rescan_interval;

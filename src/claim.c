@@ -22,15 +22,18 @@
  * over all of them: between two vacuums of a busy job, thousands of index
  * pages.  So each backend remembers, per job, the claim-order key of the
  * last chunk it claimed (its position), and its next claims start there.
- * A claim from a position also skips the chunks whose row another
- * transaction has marked (xmax set): chunks being claimed right now, and
- * chunks claimed since the statement took its snapshot.  Locking those would
- * follow each to its newest version, lock that although it is no longer
- * pending, and make the worker completing it wait for the claim: with 32
- * backends on one job, about one such lock per claim, and up to dozens in
- * one.  A chunk whose claim rolled back, that another statement locked, or
- * that was taken back from an expired lease (the take-back locks it before
- * it changes it), keeps the mark until it is claimed from the head.
+ * A claim from a position also skips the chunks whose row a transaction
+ * that may still run, or that ended after its snapshot was taken, has
+ * marked (xmax set, by a transaction not older than the snapshot's xmin):
+ * chunks being claimed right now, and chunks claimed since the statement
+ * took its snapshot.  Locking those would follow each to its newest
+ * version, lock that although it is no longer pending, and make the worker
+ * completing it wait for the claim: with 32 backends on one job, about one
+ * such lock per claim, and up to dozens in one.  A mark older than the
+ * snapshot's xmin is left by a transaction that locked the row and did not
+ * change it (it rolled back, or only locked it), and is not skipped: a
+ * cancel of a large job rolled back marks all its pending chunks, and every
+ * claim from a position would otherwise read them all and find none.
  *
  * Chunks can become pending behind a position: retried, taken back from an
  * expired lease, or left pending by a claim that rolled back.  Therefore a
@@ -62,6 +65,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(jc_next_pending);
@@ -185,7 +189,9 @@ static JcQuery take_back_expired = {
 /*
  * $1 job_id, $2 task_id, $3 the end of the lease, $4 how many, $5 the
  * counts' stripe, $6 the least lease token (see JC_NEXT_TOKEN), and for a
- * claim from a position, $7 to $9 its priority, created_at and chunk_index.  The rows
+ * claim from a position, $7 to $9 its priority, created_at and chunk_index,
+ * and $10 the xmin of the caller's snapshot (rows marked before it are not
+ * skipped: see the top of the file; NULL skips every marked row).  The rows
  * come back in claim order.  Within a job chunk_index orders as id does;
  * ordering by it makes job_chunks_job_claim_idx the only index that
  * provides the order (job_chunks_claim_idx would have to step over other
@@ -225,10 +231,11 @@ static JcQuery try_lock_job = JC_LOCK_JOB("KEY SHARE SKIP LOCKED");
 static JcQuery claim_from_position = {
 	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $7 "
 				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "
-				 "AND n.xmax OPERATOR(pg_catalog.=) 0 "),
-	.nargs = 9,
+				 "AND (n.xmax OPERATOR(pg_catalog.=) 0 "
+				 "OR pg_catalog.age(n.xmax) OPERATOR(pg_catalog.>) pg_catalog.age($10)) "),
+	.nargs = 10,
 	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID,
-	INT4OID, TIMESTAMPTZOID, INT4OID},
+	INT4OID, TIMESTAMPTZOID, INT4OID, XIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -492,8 +499,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 {
 	ClaimPosition position = *position_of(job_id);
 	uint64		epoch = positions_epoch;
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	uint64		claimed = 0;
 
 	values[0] = Int64GetDatum(job_id);
@@ -509,6 +516,15 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		values[6] = Int32GetDatum(position.priority);
 		values[7] = TimestampTzGetDatum(position.created_at);
 		values[8] = Int32GetDatum(position.chunk_index);
+
+		/*
+		 * The caller's snapshot: the statement's own under REPEATABLE READ;
+		 * under READ COMMITTED an earlier one, whose xmin is not later.
+		 */
+		if (ActiveSnapshotSet())
+			values[9] = TransactionIdGetDatum(GetActiveSnapshot()->xmin);
+		else
+			nulls[9] = 'n';
 		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, &position);
 	}
 

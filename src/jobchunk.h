@@ -47,7 +47,7 @@ extern bool jc_notify;
  * for the schema the calling function lives in.  expect is the SPI_OK_* code
  * a successful execution returns.
  */
-#define JC_MAX_ARGS 9
+#define JC_MAX_ARGS 10
 
 typedef struct JcQuery
 {
