@@ -18,6 +18,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -113,11 +114,18 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errdetail("It has numbered jobs or chunks already, whose ids would not lead to it."),
 				 errhint("Set the shard number of a new database, before its first job.")));
 
+	/*
+	 * setval() is not undone by a rollback: a cancel or a timeout between
+	 * the two would leave the jobs numbered for this shard and the chunks
+	 * not.  Neither statement waits: numbered locked both sequences.
+	 */
 	values[1] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
+	HOLD_INTERRUPTS();
 	values[0] = jobs_table;
 	jc_execute(&set_next_id, values, NULL, false);
 	values[0] = chunks_table;
 	jc_execute(&set_next_id, values, NULL, false);
+	RESUME_INTERRUPTS();
 	jc_finish();
 	PG_RETURN_VOID();
 }
