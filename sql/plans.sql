@@ -177,3 +177,33 @@ $$;
 SELECT pg_stat_force_next_flush();
 SELECT pg_temp.claim_index_pages() - :before <= 30 AS few_pages_after_cancel_rolled_back;
 RESET jobchunk.rescan_interval;
+
+-- Jobs whose priorities follow the table's physical order (made so here by
+-- CLUSTER), each created at its own time: the planner then finds
+-- job_chunks_claim_idx cheap for a claim of one job, followed by an
+-- incremental sort by chunk_index, which reads and sorts every pending
+-- chunk of the job.  The claim functions turn incremental sort off, and
+-- their claims keep to the job's own index, from the head and from a
+-- position.
+SET jobchunk.chunk_size = 1;
+DO $$
+BEGIN
+    FOR g IN 101..120 LOOP
+        INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (g, 'sorted');
+        PERFORM jobchunk.jc_create_chunks(g, 2000, g % 5 * 2 + 1);
+        COMMIT;
+    END LOOP;
+END
+$$;
+RESET jobchunk.chunk_size;
+CREATE INDEX job_chunks_by_priority ON job_chunks (priority, chunk_index);
+CLUSTER job_chunks USING job_chunks_by_priority;
+DROP INDEX job_chunks_by_priority;
+ANALYZE job_chunks;
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used('SELECT jobchunk.jc_next_pending(103)');
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+DELETE FROM crawl_jobs WHERE id > 100;

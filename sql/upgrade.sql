@@ -1,7 +1,7 @@
 --
--- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4 and
--- 1.5 to 1.6, holding data: the data survive, chunks in flight get a lease, the
--- counts a time of change, and the new functions work.
+-- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5
+-- and 1.6 to 1.7, holding data: the data survive, chunks in flight get a
+-- lease, the counts a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -13,7 +13,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.6's, which
+-- The rows 1.0 left behind.  The library installed is already 1.7's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -53,7 +53,7 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- Neither 1.1, 1.2, 1.3, 1.4 nor 1.5 is the library's version; 1.6 is.
+-- Neither 1.1, 1.2, 1.3, 1.4, 1.5 nor 1.6 is the library's version; 1.7 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -101,6 +101,13 @@ SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.6';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT pg_get_indexdef('job_chunks_lease_idx'::regclass);
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+-- 1.7: the claims plan without incremental sort.
+ALTER EXTENSION jobchunk UPDATE TO '1.7';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT proname, proconfig FROM pg_proc
+WHERE pronamespace = 'jobchunk'::regnamespace AND proconfig <> '{"search_path=pg_catalog, pg_temp"}'
+ORDER BY 1;
 
 -- The new and changed functions work on the old data.
 SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
