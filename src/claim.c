@@ -33,7 +33,13 @@
  * snapshot's xmin is left by a transaction that locked the row and did not
  * change it (it rolled back, or only locked it), and is not skipped: a
  * cancel of a large job rolled back marks all its pending chunks, and every
- * claim from a position would otherwise read them all and find none.
+ * claim from a position would otherwise read them all and find none.  The
+ * test reads xmax as a transaction id, which it is not when several
+ * transactions locked the row (a MultiXactId, usually far below the
+ * transaction ids: a foreign key's check from another table while the
+ * chunk changed, say); such a row is not passed over, and the claim may
+ * lock its newest version, as above, or fail with 40001 under REPEATABLE
+ * READ.
  *
  * Chunks can become pending behind a position: retried, taken back from an
  * expired lease, or left pending by a claim that rolled back.  Therefore a

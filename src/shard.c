@@ -35,28 +35,30 @@ static JcQuery lock_jobs = {
 };
 
 /*
- * Whether any job exists, or the ids of table $1 or $2 (qualified names,
- * quoted) have been used: then the database has handed out ids already.
- * (pg_sequence_last_value() is NULL for a sequence not used since it was
- * created or set with is_called false; the view pg_sequences reads it.)
+ * The sequences of the ids of tables $1 and $2 (qualified names, quoted),
+ * and whether any job exists or either sequence has been used: then the
+ * database has handed out ids already.  (pg_sequence_last_value() is NULL
+ * for a sequence not used since it was created or set with is_called
+ * false; the view pg_sequences reads it.  It locks the sequence until the
+ * transaction ends.)
  */
-#define ID_USED(table) \
-	"pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence(" \
-	table ", 'id')::pg_catalog.regclass) IS NOT NULL"
-
 static JcQuery numbered = {
-	.sql = "SELECT EXISTS (SELECT FROM @extschema@.crawl_jobs AS j) "
-		"OR " ID_USED("$1") " OR " ID_USED("$2"),
+	.sql = "SELECT s.jobs, s.chunks, "
+		"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j) "
+		"OR pg_catalog.pg_sequence_last_value(s.jobs) IS NOT NULL "
+		"OR pg_catalog.pg_sequence_last_value(s.chunks) IS NOT NULL "
+		"FROM (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, "
+		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS s",
 	.nargs = 2,
 	.argtypes = {TEXTOID, TEXTOID},
 	.expect = SPI_OK_SELECT
 };
 
-/* Table $1's ids (qualified name, quoted) go on from $2. */
+/* Sequence $1 goes on from $2. */
 static JcQuery set_next_id = {
-	.sql = "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($1, 'id'), $2, false)",
+	.sql = "SELECT pg_catalog.setval($1, $2, false)",
 	.nargs = 2,
-	.argtypes = {TEXTOID, INT8OID},
+	.argtypes = {REGCLASSOID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -75,8 +77,8 @@ jc_set_shard(PG_FUNCTION_ARGS)
 {
 	int32		shard;
 	const char *schema;
-	Datum		jobs_table;
-	Datum		chunks_table;
+	Datum		jobs_sequence;
+	Datum		chunks_sequence;
 	Datum		values[2];
 	bool		isnull;
 
@@ -100,14 +102,13 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	schema = get_namespace_name(jc_schema());
 	if (schema == NULL)
 		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
-	jobs_table = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
-	chunks_table = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
-
 	jc_execute(&lock_jobs, NULL, NULL, false);
-	values[0] = jobs_table;
-	values[1] = chunks_table;
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
 	jc_execute(&numbered, values, NULL, false);
-	if (DatumGetBool(jc_result_value(1, &isnull)))
+	jobs_sequence = jc_result_value(1, &isnull);
+	chunks_sequence = jc_result_value(2, &isnull);
+	if (DatumGetBool(jc_result_value(3, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot make this database shard %d", shard),
@@ -117,13 +118,15 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	/*
 	 * setval() is not undone by a rollback: a cancel or a timeout between
 	 * the two would leave the jobs numbered for this shard and the chunks
-	 * not.  Neither statement waits: numbered locked both sequences.
+	 * not.  Neither statement waits for a lock another session holds for
+	 * long (numbered locked both sequences, and they are named by OID),
+	 * short of one on a system catalog.
 	 */
 	values[1] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
 	HOLD_INTERRUPTS();
-	values[0] = jobs_table;
+	values[0] = jobs_sequence;
 	jc_execute(&set_next_id, values, NULL, false);
-	values[0] = chunks_table;
+	values[0] = chunks_sequence;
 	jc_execute(&set_next_id, values, NULL, false);
 	RESUME_INTERRUPTS();
 	jc_finish();
