@@ -188,12 +188,12 @@ check_table(Oid relid)
 
 /*
  * Refuse to purge when the foreign keys' actions would reach a table of a
- * role other than a superuser or the one the purge runs as, or one on which
- * such a role may create triggers (the extension's own tables included): from the
- * extension's tables, the keys with an action on delete; from the tables
- * reached, whose rows are deleted or have their keys changed, the keys with
- * an action on delete or update.  Needs jc_connect() first, for the
- * extension's schema.
+ * role other than a superuser or the one the purge runs as, or one whose
+ * triggers an untrusted role may create or replace (see check_table()),
+ * the extension's own tables included: from the extension's tables, the
+ * keys with an action on delete; from the tables reached, whose rows are
+ * deleted or have their keys changed, the keys with an action on delete or
+ * update.  Needs jc_connect() first, for the extension's schema.
  */
 void
 jc_check_cascades(void)

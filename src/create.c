@@ -64,15 +64,15 @@ static JcQuery insert_chunks = {
 
 /*
  * The job's counts: all its stripe rows (see counts.c), the $2 chunks
- * counted in stripe $3, this backend's.  (A job's chunks are
- * made once, so its stripes are new; ON CONFLICT only guards against rows
- * left by hand.)
+ * counted in stripe $3, this backend's.  (A job's chunks are made once, so
+ * its stripes are new; ON CONFLICT only guards against rows left by hand.)
  */
 static JcQuery insert_counts = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k (job_id, stripe, total, updated_at) "
 		"SELECT $1, s.i, CASE WHEN s.i OPERATOR(pg_catalog.=) $3 THEN $2 ELSE 0 END, "
 		JC_CLOCK " "
-		"FROM pg_catalog.generate_series(0, " CppAsString2(JC_STRIPES) " OPERATOR(pg_catalog.-) 1) AS s(i) "
+		"FROM pg_catalog.generate_series(0, "
+		CppAsString2(JC_STRIPES) " OPERATOR(pg_catalog.-) 1) AS s(i) "
 		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
 		"total = k.total OPERATOR(pg_catalog.+) excluded.total, "
 		"updated_at = excluded.updated_at",
