@@ -129,6 +129,20 @@ CREATE TRIGGER owner_trigger BEFORE DELETE ON public.admin_notes
     FOR EACH ROW EXECUTE FUNCTION public.owner_trigger();
 SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
 DROP TABLE public.admin_notes;
+-- The same through a partition of the role's, of a superuser's partitioned
+-- table: the key's action, defined on the partitioned table, runs as its
+-- owner, and so do the partition's BEFORE triggers.
+CREATE TABLE public.admin_parts (
+    job_id bigint REFERENCES jobchunk.crawl_jobs (id) ON DELETE CASCADE,
+    k integer) PARTITION BY LIST (k);
+CREATE TABLE public.admin_parts_1 PARTITION OF public.admin_parts FOR VALUES IN (1);
+ALTER TABLE public.admin_parts_1 OWNER TO regress_jobchunk_owner;
+SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
+CREATE TRIGGER owner_trigger BEFORE DELETE ON public.admin_parts_1
+    FOR EACH ROW EXECUTE FUNCTION public.owner_trigger();
+ALTER TABLE public.admin_parts_1 OWNER TO CURRENT_USER;
+SELECT outcome('SELECT jobchunk.jc_purge_job(971)');
+DROP TABLE public.admin_parts;
 
 -- A purge function a superuser owns, with the tables the role's: the
 -- role's triggers on crawl_jobs would run as the superuser.  Refused.

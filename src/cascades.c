@@ -40,6 +40,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_proc.h"
@@ -82,27 +83,64 @@ refuse(Oid relid, const char *detail, const char *hint)
 			 errhint("%s", _(hint))));
 }
 
-/*
- * Whether code that role controls on a table of relowner gains nothing when
- * the purge runs it.  The purge runs as the owner of the SECURITY DEFINER
- * function (GetUserId()).  A foreign key's action changes a table's rows as
- * the table's owner, who also runs the BEFORE triggers it fires; its AFTER
- * triggers run when the purge's statement ends, as the purge.  So role must
- * be a superuser, or the role the purge runs as on its own table.
- */
-static bool
-trusted(Oid role, Oid relowner)
+/* The owner of table relid */
+static Oid
+owner_of(Oid relid)
 {
-	return superuser_arg(role) ||
-		(role == GetUserId() && relowner == GetUserId());
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 /*
- * Refuse to purge if a trigger of table relid, of relowner, runs a function
- * that an untrusted role owns (and so can replace).
+ * Whether the role the purge runs as (the owner of the SECURITY DEFINER
+ * function, GetUserId()) owns table relid, of relowner, and, when it is a
+ * partition, every table it is a partition of.
+ */
+static bool
+purge_role_owns(Oid relid, Oid relowner)
+{
+	if (relowner != GetUserId())
+		return false;
+	if (get_rel_relispartition(relid))
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(relid))
+		{
+			if (owner_of(lfirst_oid(lc)) != GetUserId())
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Whether code that role controls on a table gains nothing when the purge
+ * runs it; own: whether the purge role owns the table (purge_role_owns()).
+ * A foreign key's action changes a table's rows as the owner of the table
+ * the key is defined on (a partition's ancestor, for a key of a partitioned
+ * table), who also runs the BEFORE triggers it fires; its AFTER triggers run
+ * when the purge's statement ends, as the purge.  So role must be a
+ * superuser, or the role the purge runs as on a table all its own.
+ */
+static bool
+trusted(Oid role, bool own)
+{
+	return superuser_arg(role) || (role == GetUserId() && own);
+}
+
+/*
+ * Refuse to purge if a trigger of table relid runs a function that an
+ * untrusted role owns (and so can replace); own as for trusted().
  */
 static void
-check_triggers(Oid relid, Oid relowner)
+check_triggers(Oid relid, bool own)
 {
 	Relation	triggers = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -126,7 +164,7 @@ check_triggers(Oid relid, Oid relowner)
 			elog(ERROR, "cache lookup failed for function %u", trigger->tgfoid);
 		function_owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
 		ReleaseSysCache(function);
-		if (!trusted(function_owner, relowner))
+		if (!trusted(function_owner, own))
 			refuse(relid,
 				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of another role."),
 				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
@@ -148,15 +186,17 @@ check_table(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			relowner;
+	bool		own;
 	Datum		acl_datum;
 	bool		isnull;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	if (!trusted(relowner, relowner))
+	own = purge_role_owns(relid, relowner);
+	if (!trusted(relowner, own))
 		refuse(relid,
-			   gettext_noop("Its owner is neither a superuser nor the role the purge runs as: the purge would change its rows, and fire its triggers, with that role's privileges."),
+			   gettext_noop("Neither a superuser nor the role the purge runs as owns it (and every table it is a partition of): the purge would change its rows, and fire its triggers, with the privileges of another role."),
 			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
 	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
 	if (!isnull)
@@ -176,14 +216,14 @@ check_table(Oid relid)
 			Oid			grantee = item->ai_grantee;
 
 			if ((ACLITEM_GET_PRIVS(*item) & ACL_TRIGGER) != 0 &&
-				(grantee == ACL_ID_PUBLIC || !trusted(grantee, relowner)))
+				(grantee == ACL_ID_PUBLIC || !trusted(grantee, own)))
 				refuse(relid,
 					   gettext_noop("A role that is not a superuser may create triggers on it, which the purge would fire with the privileges of another role."),
 					   gettext_noop("Revoke TRIGGER on the table from every role that is not a superuser."));
 		}
 	}
 	ReleaseSysCache(tuple);
-	check_triggers(relid, relowner);
+	check_triggers(relid, own);
 }
 
 /*
