@@ -207,3 +207,18 @@ SELECT pg_temp.used('SELECT jobchunk.jc_next_pending(103)');
 SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 DELETE FROM crawl_jobs WHERE id > 100;
+
+-- Claims across jobs ask whether each job they walk to is active by its
+-- key: with many jobs (here 20,000 more, without chunks), an EXISTS over
+-- crawl_jobs in the walk was planned as a hash of every job, made again for
+-- every claim.
+INSERT INTO crawl_jobs (id, name) SELECT g, 'idle' FROM generate_series(1000, 20999) AS g;
+ANALYZE crawl_jobs;
+SELECT pg_stat_force_next_flush();
+SELECT seq_scan AS before FROM pg_stat_user_tables
+WHERE relid = 'jobchunk.crawl_jobs'::regclass \gset
+SELECT pg_temp.used('SELECT jobchunk.jc_next_pending()');
+SELECT pg_stat_force_next_flush();
+SELECT seq_scan - :before AS jobs_read_whole FROM pg_stat_user_tables
+WHERE relid = 'jobchunk.crawl_jobs'::regclass;
+DELETE FROM crawl_jobs WHERE id BETWEEN 1000 AND 20999;
