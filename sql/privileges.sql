@@ -420,6 +420,27 @@ CREATE TRIGGER job_meta_deleted AFTER DELETE ON public.job_meta
     FOR EACH ROW EXECUTE FUNCTION public.app_notes_changed();
 SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 SELECT count(*) AS triggers_run FROM public.ran_as;
+-- A superuser's trigger function, with a WHEN condition that calls such a
+-- role's function.
+DROP TRIGGER job_meta_deleted ON public.job_meta;
+CREATE FUNCTION public.superusers_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NULL;
+END
+$$;
+SET LOCAL ROLE regress_jobchunk_app;
+CREATE FUNCTION public.app_condition(bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.ran_as VALUES (current_user);
+    RETURN false;
+END
+$$;
+RESET ROLE;
+CREATE TRIGGER job_meta_deleted AFTER DELETE ON public.job_meta
+    FOR EACH ROW WHEN (public.app_condition(OLD.job_id))
+    EXECUTE FUNCTION public.superusers_trigger();
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+SELECT count(*) AS triggers_run FROM public.ran_as;
 DROP TABLE public.job_meta;
 GRANT TRIGGER ON jobchunk.job_counts TO PUBLIC;
 SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');

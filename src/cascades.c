@@ -47,6 +47,7 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -135,9 +136,35 @@ trusted(Oid role, bool own)
 	return superuser_arg(role) || (role == GetUserId() && own);
 }
 
+/* check_functions_in_node() callback: whether an untrusted role owns func */
+static bool
+untrusted_function(Oid func, void *own)
+{
+	HeapTuple	function = SearchSysCache1(PROCOID, ObjectIdGetDatum(func));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(function))
+		elog(ERROR, "cache lookup failed for function %u", func);
+	owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
+	ReleaseSysCache(function);
+	return !trusted(owner, *(bool *) own);
+}
+
+/* Whether expression node calls a function that an untrusted role owns */
+static bool
+calls_untrusted_function(Node *node, void *own)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, untrusted_function, own))
+		return true;
+	return expression_tree_walker(node, calls_untrusted_function, own);
+}
+
 /*
- * Refuse to purge if a trigger of table relid runs a function that an
- * untrusted role owns (and so can replace); own as for trusted().
+ * Refuse to purge if a trigger of table relid runs a function, or has a
+ * WHEN condition that calls one, that an untrusted role owns (and so can
+ * replace); own as for trusted().
  */
 static void
 check_triggers(Oid relid, bool own)
@@ -168,6 +195,17 @@ check_triggers(Oid relid, bool own)
 			refuse(relid,
 				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of another role."),
 				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
+		if (!heap_attisnull(tuple, Anum_pg_trigger_tgqual, NULL))
+		{
+			bool		isnull;
+			Datum		qual = heap_getattr(tuple, Anum_pg_trigger_tgqual,
+											RelationGetDescr(triggers), &isnull);
+
+			if (calls_untrusted_function(stringToNode(TextDatumGetCString(qual)), &own))
+				refuse(relid,
+					   gettext_noop("The WHEN condition of one of its triggers calls a function whose owner is not a superuser, and the purge would run it with the privileges of another role."),
+					   gettext_noop("Have a superuser own the functions the WHEN conditions of the table's triggers call, or drop the trigger."));
+		}
 	}
 	systable_endscan(scan);
 	table_close(triggers, AccessShareLock);
