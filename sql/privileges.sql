@@ -442,6 +442,17 @@ CREATE TRIGGER job_meta_deleted AFTER DELETE ON public.job_meta
 SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
 SELECT count(*) AS triggers_run FROM public.ran_as;
 DROP TABLE public.job_meta;
+-- A superuser's partition, with a key of its own, of such a role's
+-- partitioned table: what that role puts on its table is put on the
+-- partition too.
+SET LOCAL ROLE regress_jobchunk_app;
+CREATE TABLE public.app_parts (job_id bigint, k integer) PARTITION BY LIST (k);
+RESET ROLE;
+CREATE TABLE public.app_parts_1 PARTITION OF public.app_parts FOR VALUES IN (1);
+ALTER TABLE public.app_parts_1
+    ADD FOREIGN KEY (job_id) REFERENCES jobchunk.crawl_jobs (id) ON DELETE CASCADE;
+SELECT outcome(format('SELECT jobchunk.jc_purge_job(%s)', :noted));
+DROP TABLE public.app_parts;
 GRANT TRIGGER ON jobchunk.job_counts TO PUBLIC;
 SELECT outcome('SELECT jobchunk.jc_purge_jobs(''0'')');
 REVOKE TRIGGER ON jobchunk.job_counts FROM PUBLIC;

@@ -236,6 +236,24 @@ check_table(Oid relid)
 		refuse(relid,
 			   gettext_noop("Neither a superuser nor the role the purge runs as owns it (and every table it is a partition of): the purge would change its rows, and fire its triggers, with the privileges of another role."),
 			   gettext_noop("Make the foreign keys that lead to it NO ACTION and delete the rows that reference a job before purging it, or have a superuser own the table."));
+
+	/*
+	 * The owner of a table it is a partition of may have put code on it
+	 * (triggers and indexes made on that table are made on its partitions).
+	 */
+	if (get_rel_relispartition(relid))
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(relid))
+		{
+			if (!trusted(owner_of(lfirst_oid(lc)), own))
+				refuse(relid,
+					   gettext_noop("It is a partition of a table whose owner is not a superuser, and the purge would run code that role put on it with the privileges of another role."),
+					   gettext_noop("Have a superuser own every table the partition belongs to."));
+		}
+	}
+
 	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
 	if (!isnull)
 	{
