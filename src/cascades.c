@@ -19,7 +19,9 @@
  * belongs to a role that is neither a superuser nor the role the purge runs
  * as, or another role than a superuser (or than the purge's role on its own
  * table) may create triggers on it (TRIGGER granted, to it or to PUBLIC),
- * or owns the function of one of its triggers.
+ * or owns the function of one of its triggers or a function its WHEN
+ * condition calls, or owns a table it is a partition of (whose triggers
+ * and indexes are made on the partition too).
  *
  * Each table is locked ROW EXCLUSIVE (the lock the purge's changes take)
  * before its owner, privileges and triggers and the keys that reference it
