@@ -138,7 +138,10 @@ trusted(Oid role, bool own)
 	return superuser_arg(role) || (role == GetUserId() && own);
 }
 
-/* check_functions_in_node() callback: whether an untrusted role owns func */
+/*
+ * Whether an untrusted role owns function func; own points to trusted()'s
+ * own.  Also a check_functions_in_node() callback.
+ */
 static bool
 untrusted_function(Oid func, void *own)
 {
@@ -183,17 +186,10 @@ check_triggers(Oid relid, bool own)
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
-		HeapTuple	function;
-		Oid			function_owner;
 
 		if (trigger->tgisinternal)
 			continue;
-		function = SearchSysCache1(PROCOID, ObjectIdGetDatum(trigger->tgfoid));
-		if (!HeapTupleIsValid(function))
-			elog(ERROR, "cache lookup failed for function %u", trigger->tgfoid);
-		function_owner = ((Form_pg_proc) GETSTRUCT(function))->proowner;
-		ReleaseSysCache(function);
-		if (!trusted(function_owner, own))
+		if (untrusted_function(trigger->tgfoid, &own))
 			refuse(relid,
 				   gettext_noop("One of its triggers runs a function whose owner is not a superuser, and the purge would run it with the privileges of another role."),
 				   gettext_noop("Have a superuser own the function of each trigger on the table, or drop the trigger."));
