@@ -100,25 +100,38 @@ owner_of(Oid relid)
 	return owner;
 }
 
-/*
- * Whether the role the purge runs as (the owner of the SECURITY DEFINER
- * function, GetUserId()) owns table relid, of relowner, and, when it is a
- * partition, every table it is a partition of.
- */
-static bool
-purge_role_owns(Oid relid, Oid relowner)
+/* The owners of the tables that table relid is a partition of, if any */
+static List *
+ancestor_owners(Oid relid)
 {
-	if (relowner != GetUserId())
-		return false;
+	List	   *owners = NIL;
+
 	if (get_rel_relispartition(relid))
 	{
 		ListCell   *lc;
 
 		foreach(lc, get_partition_ancestors(relid))
-		{
-			if (owner_of(lfirst_oid(lc)) != GetUserId())
-				return false;
-		}
+			owners = lappend_oid(owners, owner_of(lfirst_oid(lc)));
+	}
+	return owners;
+}
+
+/*
+ * Whether the role the purge runs as (the owner of the SECURITY DEFINER
+ * function, GetUserId()) owns a table of relowner, a partition of tables of
+ * ancestors (ancestor_owners()), and all of those.
+ */
+static bool
+purge_role_owns(Oid relowner, List *ancestors)
+{
+	ListCell   *lc;
+
+	if (relowner != GetUserId())
+		return false;
+	foreach(lc, ancestors)
+	{
+		if (lfirst_oid(lc) != GetUserId())
+			return false;
 	}
 	return true;
 }
@@ -222,14 +235,17 @@ check_table(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			relowner;
+	List	   *ancestors;
 	bool		own;
+	ListCell   *lc;
 	Datum		acl_datum;
 	bool		isnull;
 
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	own = purge_role_owns(relid, relowner);
+	ancestors = ancestor_owners(relid);
+	own = purge_role_owns(relowner, ancestors);
 	if (!trusted(relowner, own))
 		refuse(relid,
 			   gettext_noop("Neither a superuser nor the role the purge runs as owns it (and every table it is a partition of): the purge would change its rows, and fire its triggers, with the privileges of another role."),
@@ -239,17 +255,12 @@ check_table(Oid relid)
 	 * The owner of a table it is a partition of may have put code on it
 	 * (triggers and indexes made on that table are made on its partitions).
 	 */
-	if (get_rel_relispartition(relid))
+	foreach(lc, ancestors)
 	{
-		ListCell   *lc;
-
-		foreach(lc, get_partition_ancestors(relid))
-		{
-			if (!trusted(owner_of(lfirst_oid(lc)), own))
-				refuse(relid,
-					   gettext_noop("It is a partition of a table whose owner is not a superuser, and the purge would run code that role put on it with the privileges of another role."),
-					   gettext_noop("Have a superuser own every table the partition belongs to."));
-		}
+		if (!trusted(lfirst_oid(lc), own))
+			refuse(relid,
+				   gettext_noop("It is a partition of a table whose owner is not a superuser, and the purge would run code that role put on it with the privileges of another role."),
+				   gettext_noop("Have a superuser own every table the partition belongs to."));
 	}
 
 	acl_datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relacl, &isnull);
