@@ -118,8 +118,8 @@ ancestor_owners(Oid relid)
 
 /*
  * Whether the role the purge runs as (the owner of the SECURITY DEFINER
- * function, GetUserId()) owns a table of relowner, a partition of tables of
- * ancestors (ancestor_owners()), and all of those.
+ * function, GetUserId()) owns a table, whose owner is relowner, and every
+ * table it is a partition of, whose owners are ancestors (ancestor_owners()).
  */
 static bool
 purge_role_owns(Oid relowner, List *ancestors)
