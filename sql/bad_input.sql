@@ -513,9 +513,11 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_job(-9223372036854775808)', 'P0002', NULL, NULL),
     ('jc_purge_job(9223372036854775807)', 'P0002', NULL, NULL);
 
--- jc_purge_jobs (older_than interval): not negative, each field within 1000
--- years.  The fixture's jobs all changed in this transaction, so none
--- finished before it began, and none is purged: not even with '0'.
+-- jc_purge_jobs (older_than interval): not negative, nor reaching back more
+-- than 1000 years, as a time: '365000 days' does not, '365251 days' and
+-- '1000 years 1 day' do, and so does a sum of fields each short of it.  The
+-- fixture's jobs all changed in this transaction, so none finished before
+-- it began, and none is purged: not even with '0'.
 INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_jobs(NULL::interval)', '22023', NULL, NULL),
     ('jc_purge_jobs(''0'')', 'ok', NULL,
@@ -524,6 +526,10 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_purge_jobs(''-1 microsecond'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''1 mon -40 days'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''1001 years'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''365000 days'')', 'ok', NULL, NULL),
+    ('jc_purge_jobs(''365251 days'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''1000 years 1 day'')', '22023', NULL, NULL),
+    ('jc_purge_jobs(''999 years 300 days 2000 hours'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''366001 days'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''-178000000 years'')', '22023', NULL, NULL),
     ('jc_purge_jobs(''178000000 years'')', '22023', NULL, NULL),

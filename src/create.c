@@ -166,7 +166,11 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 
 	values[1] = Int32GetDatum((int32) nchunks);
 	values[2] = jc_stripe();
-	jc_execute(&insert_counts, values, NULL, false);
+	if (jc_execute(&insert_counts, values, NULL, false) != JC_STRIPES)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("could not create the chunks of job %lld", (long long) job_id),
+				 errdetail("A trigger on job_counts skipped some of the job's counts.")));
 	if (strcmp(state, "active") == 0)
 		jc_notify_claimable(job_id);
 

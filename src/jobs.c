@@ -101,7 +101,9 @@ static JcQuery set_state = {
  * The pending chunks are locked in id order before they are changed, the
  * order a batch completion locks its chunks in, so that the two never each
  * hold a chunk the other waits for.  (A chunk claimed meanwhile stays
- * locked, though not changed, until the cancel ends.)
+ * locked, though not changed, until the cancel ends.)  Returns how many
+ * chunks it changed and how many it locked, which differ only when a
+ * trigger skipped some changes.
  */
 static JcQuery fail_pending = {
 	.sql = "WITH locked AS ("
@@ -119,7 +121,8 @@ static JcQuery fail_pending = {
 		"AND c.status OPERATOR(pg_catalog.=) 'pending' "
 		"RETURNING c.job_id), "
 		JC_COUNT("changed", "0", "0", "1", "$2")
-		"SELECT pg_catalog.count(*) FROM changed",
+		"SELECT (SELECT pg_catalog.count(*) FROM changed), "
+		"(SELECT pg_catalog.count(*) FROM locked)",
 	.nargs = 2,
 	.argtypes = {INT8OID, INT4OID},
 	.expect = SPI_OK_SELECT
@@ -251,8 +254,7 @@ Datum
 jc_cancel_job(PG_FUNCTION_ARGS)
 {
 	Datum		values[2];
-	bool		isnull;
-	Datum		failed;
+	int64		failed;
 
 	jc_check_not_null(fcinfo, 0);
 
@@ -274,9 +276,14 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 	jc_connect(fcinfo);
 	change_state(PG_GETARG_INT64(0), "cancelled", "cancelled");
 	jc_execute(&fail_pending, values, NULL, false);
-	failed = jc_result_value(1, &isnull);
+	failed = jc_result_int64(0, 1);
+	if (failed != jc_result_int64(0, 2))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("job %lld cannot be cancelled", (long long) PG_GETARG_INT64(0)),
+				 errdetail("A trigger on job_chunks skipped the failing of some of its pending chunks.")));
 	jc_finish();
-	PG_RETURN_DATUM(failed);
+	PG_RETURN_INT64(failed);
 }
 
 /*
@@ -348,10 +355,10 @@ jc_purge_job(PG_FUNCTION_ARGS)
 /*
  * The start of the transaction minus older_than: the time before which a
  * job must have finished to be purged.  Raises invalid_parameter_value
- * unless it is at most as late as the start (comparing the interval with
- * zero is not enough: from the 1st of March of a common year, '1 mon -29
- * days' before is in the future), and each field of the interval is within
- * JC_MAX_AGE_YEARS (see jc_interval_fields_within()).
+ * unless it is at most as late as the start and at most JC_MAX_AGE_YEARS
+ * earlier, both compared as times, not as intervals (from the 1st of March
+ * of a common year, '1 mon -29 days' before is in the future), as a
+ * lease's end is (see jc_lease_end_arg()).
  */
 static TimestampTz
 purge_cutoff(Interval *older_than)
@@ -360,19 +367,25 @@ purge_cutoff(Interval *older_than)
 
 	if (jc_interval_fields_within(older_than, JC_MAX_AGE_YEARS))
 	{
+		Interval	longest = {0};
 		TimestampTz cutoff;
+		TimestampTz earliest;
 
+		longest.month = JC_MAX_AGE_YEARS * MONTHS_PER_YEAR;
 		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 														 TimestampTzGetDatum(now),
 														 IntervalPGetDatum(older_than)));
-		if (cutoff <= now)
+		earliest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														   TimestampTzGetDatum(now),
+														   IntervalPGetDatum(&longest)));
+		if (cutoff <= now && cutoff >= earliest)
 			return cutoff;
 	}
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid older_than: %s", jc_interval_text(older_than)),
-			 errdetail("Jobs finished more than older_than ago are purged; it must not be negative, and each of its fields must be within %d years.",
+			 errdetail("Jobs finished more than older_than ago are purged; it must not be negative, nor longer than %d years.",
 					   JC_MAX_AGE_YEARS)));
 }
 
