@@ -143,6 +143,18 @@ SELECT chunk_index, retry_count FROM jc_next_pending(60);
 SELECT status, retry_count, error_message, lease_expires_at, lease_token = :t3 AS last_token
 FROM jc_chunk(:c0 + 2);
 RESET jobchunk.max_retries;
+-- Its late worker is told that the chunk failed under its token, and with
+-- which message: not its own.  A worker repeating its own failure sees its
+-- message.
+SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :c0 + 2 || ', ''late'', ' || :t3 || ')'),
+                      '[0-9]{12,}', '<token>', 'g') AS late_worker;
+INSERT INTO crawl_jobs (id, name) VALUES (64, 'failing');
+SELECT count(*) FROM jc_create_chunks(64, 500);
+SELECT id AS f0, lease_token AS tf FROM jc_next_pending(64) \gset
+SELECT status FROM jc_mark_failed(:f0, repeat('too long to quote whole; ', 10), :tf);
+SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :f0 || ', ''again'', ' || :tf || ')'),
+                      '[0-9]{12,}', '<token>', 'g') AS repeated;
+DELETE FROM crawl_jobs WHERE id = 64;
 
 -- A claim across all jobs takes back expired leases of any job.
 UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'

@@ -136,10 +136,20 @@ SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON job_counts;
 SELECT count(*) FROM jc_create_chunks(111, 4000);
+SELECT status FROM jc_mark_failed((jc_mark_processing(
+    (SELECT id FROM job_chunks WHERE job_id = 111 AND chunk_index = 1))).id, 'odd');
 CREATE TRIGGER skip BEFORE UPDATE ON job_chunks
 FOR EACH ROW EXECUTE FUNCTION public.skip();
 SELECT fingerprint() AS before \gset
 SELECT outcome('SELECT jobchunk.jc_cancel_job(111)');
+-- A change of a chunk by id that a trigger skipped is refused as one that
+-- met a concurrent change (55000), the retry too, whose limit and job allow it.
+SELECT c.chunk_index,
+       replace(outcome(format('SELECT jobchunk.jc_%s(%s)', f, c.id)), c.id::text, '<id>')
+FROM job_chunks AS c, (VALUES ('mark_processing'), ('retry')) AS t(f)
+WHERE c.job_id = 111 AND c.chunk_index IN (1, 3)
+AND c.status = CASE f WHEN 'retry' THEN 'failed' ELSE 'pending' END
+ORDER BY c.chunk_index;
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON job_chunks;
 -- A trigger that skips the deletion of a finished job: jc_purge_job is

@@ -22,6 +22,7 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
@@ -203,7 +204,8 @@ static JcQuery heartbeat = {
 };
 
 static JcQuery chunk_state = {
-	.sql = "SELECT c.status, c.retry_count, c.lease_token, c.job_id, j.state "
+	.sql = "SELECT c.status, c.retry_count, c.lease_token, c.job_id, j.state, "
+		"c.error_message "
 		"FROM @extschema@.job_chunks AS c "
 		"JOIN @extschema@.crawl_jobs AS j ON j.id OPERATOR(pg_catalog.=) c.job_id "
 		"WHERE c.id OPERATOR(pg_catalog.=) $1",
@@ -211,6 +213,24 @@ static JcQuery chunk_state = {
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
 };
+
+/* The longest part of an error message an error of ours quotes, in bytes */
+#define MESSAGE_EXCERPT_LEN 100
+
+/* The start of message, or all of it when short; "" for NULL */
+static char *
+message_excerpt(const char *message)
+{
+	int			len;
+
+	if (message == NULL)
+		return "";
+	len = strlen(message);
+	if (len <= MESSAGE_EXCERPT_LEN)
+		return pstrdup(message);
+	return psprintf("%s...",
+					pnstrdup(message, pg_mbcliplen(message, len, MESSAGE_EXCERPT_LEN)));
+}
 
 /*
  * Explain why a change of the chunk matched no row, and raise the error.
@@ -246,18 +266,41 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	/*
 	 * A chunk completed or failed under the caller's token: perhaps by an
 	 * earlier call of the caller's, whose answer it lost (a dropped
-	 * connection, a proxy's timeout).
+	 * connection, a proxy's timeout).  A failed one may also have been
+	 * failed by a call without a token, or by the take-back of its expired
+	 * lease (out of retries, or in a cancelled job): its error message
+	 * tells.
 	 */
 	if (token_null != 'n' && current_token == token &&
-		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
+		strcmp(status, JC_COMPLETED) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk %lld is already %s under lease token %lld",
-						(long long) chunk_id, status, (long long) token),
-				 errdetail("It became %s while this token was its current one; it cannot be %s.",
-						   status, done),
-				 errhint("If a call of yours made it %s, that change is recorded.",
-						 status)));
+				 errmsg("chunk %lld is already completed under lease token %lld",
+						(long long) chunk_id, (long long) token),
+				 errdetail("It became completed while this token was its current one; it cannot be %s.",
+						   done),
+				 errhint("If a call of yours completed it, that change is recorded.")));
+	if (token_null != 'n' && current_token == token &&
+		strcmp(status, JC_FAILED) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk %lld is already failed under lease token %lld",
+						(long long) chunk_id, (long long) token),
+				 errdetail("It became failed while this token was its current one, with error message \"%s\"; it cannot be %s.",
+						   message_excerpt(SPI_getvalue(row, tupdesc, 6)), done),
+				 errhint("If a call of yours failed it with that message, that change is recorded; a lease that expired fails its chunk with \"lease expired\" once out of retries, and with \"job cancelled\" in a cancelled job.")));
+
+	/*
+	 * A pending chunk keeps the token of its last claim: it was taken back
+	 * when its lease expired, or it failed and was retried.
+	 */
+	if (token_null != 'n' && current_token == token &&
+		strcmp(status, JC_PENDING) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk %lld is no longer held by lease token %lld",
+						(long long) chunk_id, (long long) token),
+				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.")));
 
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
@@ -276,27 +319,30 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail("The chunk is %s; only a %s chunk can be %s.",
 						   status, from, done)));
 
-	/* Another transaction changed the chunk after the change missed it. */
-	if (strcmp(from, JC_FAILED) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
-				 errdetail("The chunk changed status while the call ran.")));
-
 	/* Only a retry can be refused for more: its job, or the retry limit. */
-	if (strcmp(SPI_getvalue(row, tupdesc, 5), "cancelled") == 0)
+	if (strcmp(from, JC_FAILED) == 0 &&
+		strcmp(SPI_getvalue(row, tupdesc, 5), "cancelled") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
 				 errdetail("Its job %s is cancelled.", SPI_getvalue(row, tupdesc, 4))));
+	if (strcmp(from, JC_FAILED) == 0 && retries >= jc_max_retries)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
+				 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
+								  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
+								  retries, retries, jc_max_retries),
+				 errhint("A superuser, or a role granted SET on it, can raise jobchunk.max_retries to retry it again.")));
 
+	/*
+	 * Nothing forbids the change now: another transaction changed the chunk
+	 * after the change missed it, or a trigger skipped the change.
+	 */
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
-			 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
-							  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
-							  retries, retries, jc_max_retries),
-			 errhint("A superuser, or a role granted SET on it, can raise jobchunk.max_retries to retry it again.")));
+			 errdetail("The chunk changed while the call ran, or a trigger skipped the change.")));
 }
 
 /*
