@@ -151,7 +151,7 @@ SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :c0 + 2 || ',
 INSERT INTO crawl_jobs (id, name) VALUES (64, 'failing');
 SELECT count(*) FROM jc_create_chunks(64, 500);
 SELECT id AS f0, lease_token AS tf FROM jc_next_pending(64) \gset
-SELECT status FROM jc_mark_failed(:f0, repeat('too long to quote whole; ', 10), :tf);
+SELECT status FROM jc_mark_failed(:f0, 'too long to quote whole: xy' || repeat('é', 60), :tf);
 SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :f0 || ', ''again'', ' || :tf || ')'),
                       '[0-9]{12,}', '<token>', 'g') AS repeated;
 DELETE FROM crawl_jobs WHERE id = 64;

@@ -221,15 +221,14 @@ static JcQuery chunk_state = {
 static char *
 message_excerpt(const char *message)
 {
-	int			len;
-
 	if (message == NULL)
 		return "";
-	len = strlen(message);
-	if (len <= MESSAGE_EXCERPT_LEN)
+	if (strlen(message) <= MESSAGE_EXCERPT_LEN)
 		return pstrdup(message);
+	/* the whole characters within the first MESSAGE_EXCERPT_LEN bytes */
 	return psprintf("%s...",
-					pnstrdup(message, pg_mbcliplen(message, len, MESSAGE_EXCERPT_LEN)));
+					pnstrdup(message, pg_mbcliplen(message, MESSAGE_EXCERPT_LEN + 1,
+												   MESSAGE_EXCERPT_LEN)));
 }
 
 /*
