@@ -271,44 +271,40 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	 * tells.
 	 */
 	if (token_null != 'n' && current_token == token &&
-		strcmp(status, JC_COMPLETED) == 0)
+		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
+	{
+		bool		failed = strcmp(status, JC_FAILED) == 0;
+
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk %lld is already completed under lease token %lld",
-						(long long) chunk_id, (long long) token),
+				 errmsg("chunk %lld is already %s under lease token %lld",
+						(long long) chunk_id, status, (long long) token),
+				 failed ?
+				 errdetail("It became failed while this token was its current one, with error message \"%s\"; it cannot be %s.",
+						   message_excerpt(SPI_getvalue(row, tupdesc, 6)), done) :
 				 errdetail("It became completed while this token was its current one; it cannot be %s.",
 						   done),
+				 failed ?
+				 errhint("If a call of yours failed it with that message, that change is recorded; a lease that expired fails its chunk with \"lease expired\" once out of retries, and with \"job cancelled\" in a cancelled job.") :
 				 errhint("If a call of yours completed it, that change is recorded.")));
-	if (token_null != 'n' && current_token == token &&
-		strcmp(status, JC_FAILED) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk %lld is already failed under lease token %lld",
-						(long long) chunk_id, (long long) token),
-				 errdetail("It became failed while this token was its current one, with error message \"%s\"; it cannot be %s.",
-						   message_excerpt(SPI_getvalue(row, tupdesc, 6)), done),
-				 errhint("If a call of yours failed it with that message, that change is recorded; a lease that expired fails its chunk with \"lease expired\" once out of retries, and with \"job cancelled\" in a cancelled job.")));
+	}
 
 	/*
-	 * A pending chunk keeps the token of its last claim: it was taken back
-	 * when its lease expired, or it failed and was retried.
+	 * Otherwise the caller's token is current only on a chunk pending again,
+	 * which keeps the token of its last claim: it was taken back when its
+	 * lease expired, or it failed and was retried.
 	 */
-	if (token_null != 'n' && current_token == token &&
-		strcmp(status, JC_PENDING) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("chunk %lld is no longer held by lease token %lld",
-						(long long) chunk_id, (long long) token),
-				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.")));
-
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("chunk %lld is no longer held by lease token %lld",
 						(long long) chunk_id, (long long) token),
+				 current_token == token ?
+				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.") :
 				 errdetail("The chunk is %s, and its current lease token is %lld.",
 						   status, (long long) current_token),
+				 current_token == token ? 0 :
 				 errhint("Another worker may have claimed it after the lease expired.")));
 
 	if (strcmp(status, from) != 0)
