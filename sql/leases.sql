@@ -146,14 +146,22 @@ RESET jobchunk.max_retries;
 -- Its late worker is told that the chunk failed under its token, and with
 -- which message: not its own.  A worker repeating its own failure sees its
 -- message.
-SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :c0 + 2 || ', ''late'', ' || :t3 || ')'),
-                      '[0-9]{12,}', '<token>', 'g') AS late_worker;
+SELECT replace(regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :c0 + 2 || ', ''late'', ' || :t3 || ')'),
+                              '[0-9]{12,}', '<token>', 'g'), (:c0 + 2)::text, '<id>') AS late_worker;
+-- The message is quoted up to 100 characters, in ASCII: a client encoding
+-- that cannot show the others (LATIN1 has no emoji) still gets the 55000.
 INSERT INTO crawl_jobs (id, name) VALUES (64, 'failing');
-SELECT count(*) FROM jc_create_chunks(64, 500);
+SELECT count(*) FROM jc_create_chunks(64, 1000);
 SELECT id AS f0, lease_token AS tf FROM jc_next_pending(64) \gset
-SELECT status FROM jc_mark_failed(:f0, 'too long to quote whole: xy' || repeat('é', 60), :tf);
-SELECT regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :f0 || ', ''again'', ' || :tf || ')'),
-                      '[0-9]{12,}', '<token>', 'g') AS repeated;
+SELECT status FROM jc_mark_failed(:f0, 'too long to quote whole: ' || repeat(chr(233) || chr(128512), 60), :tf);
+SET client_encoding = 'LATIN1';
+SELECT replace(regexp_replace(outcome('SELECT jobchunk.jc_mark_failed(' || :f0 || ', ''again'', ' || :tf || ')'),
+                              '[0-9]{12,}', '<token>', 'g'), :'f0', '<id>') AS repeated;
+RESET client_encoding;
+-- A chunk never claimed has token 0, which is refused as another claim's.
+SELECT replace(outcome('SELECT jobchunk.jc_mark_completed(' || id || ', 0)'), id::text, '<id>')
+       AS never_claimed
+FROM job_chunks WHERE job_id = 64 AND status = 'pending';
 DELETE FROM crawl_jobs WHERE id = 64;
 
 -- A claim across all jobs takes back expired leases of any job.

@@ -22,6 +22,7 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -214,21 +215,32 @@ static JcQuery chunk_state = {
 	.expect = SPI_OK_SELECT
 };
 
-/* The longest part of an error message an error of ours quotes, in bytes */
+/* The most characters of an error message an error of ours quotes */
 #define MESSAGE_EXCERPT_LEN 100
 
-/* The start of message, or all of it when short; "" for NULL */
+/*
+ * The start of message, or all of it when short, in ASCII: each character
+ * outside it is shown as "?", so that the error quoting it can be shown in
+ * any client encoding (a failed conversion would replace the error).  ""
+ * for NULL.
+ */
 static char *
 message_excerpt(const char *message)
 {
-	if (message == NULL)
-		return "";
-	if (strlen(message) <= MESSAGE_EXCERPT_LEN)
-		return pstrdup(message);
-	/* the whole characters within the first MESSAGE_EXCERPT_LEN bytes */
-	return psprintf("%s...",
-					pnstrdup(message, pg_mbcliplen(message, MESSAGE_EXCERPT_LEN + 1,
-												   MESSAGE_EXCERPT_LEN)));
+	StringInfoData excerpt;
+	int			shown = 0;
+
+	initStringInfo(&excerpt);
+	for (const char *c = message; c != NULL && *c != '\0'; c += pg_mblen(c))
+	{
+		if (shown++ == MESSAGE_EXCERPT_LEN)
+		{
+			appendStringInfoString(&excerpt, "...");
+			break;
+		}
+		appendStringInfoChar(&excerpt, IS_HIGHBIT_SET(*c) ? '?' : *c);
+	}
+	return excerpt.data;
 }
 
 /*
@@ -248,6 +260,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	char	   *status;
 	int32		retries;
 	int64		current_token;
+	bool		holds_token;
 	bool		isnull;
 
 	values[0] = Int64GetDatum(chunk_id);
@@ -261,16 +274,18 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	status = SPI_getvalue(row, tupdesc, 1);
 	retries = DatumGetInt32(SPI_getbinval(row, tupdesc, 2, &isnull));
 	current_token = DatumGetInt64(SPI_getbinval(row, tupdesc, 3, &isnull));
+	/* the caller's token is the chunk's last claim (0: never claimed) */
+	holds_token = token_null != 'n' && current_token == token && token > 0;
 
 	/*
 	 * A chunk completed or failed under the caller's token: perhaps by an
 	 * earlier call of the caller's, whose answer it lost (a dropped
 	 * connection, a proxy's timeout).  A failed one may also have been
-	 * failed by a call without a token, or by the take-back of its expired
-	 * lease (out of retries, or in a cancelled job): its error message
-	 * tells.
+	 * failed by a call without a token, by the take-back of its expired
+	 * lease (out of retries, or in a cancelled job), or by a cancel once
+	 * taken back: its error message tells.
 	 */
-	if (token_null != 'n' && current_token == token &&
+	if (holds_token &&
 		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
 	{
 		bool		failed = strcmp(status, JC_FAILED) == 0;
@@ -285,7 +300,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail("It became completed while this token was its current one; it cannot be %s.",
 						   done),
 				 failed ?
-				 errhint("If a call of yours failed it with that message, that change is recorded; a lease that expired fails its chunk with \"lease expired\" once out of retries, and with \"job cancelled\" in a cancelled job.") :
+				 errhint("If a call of yours failed it with that message, that change is recorded; but a call without a token fails a chunk with any message, the take-back of an expired lease with \"lease expired\" once out of retries, and a cancel with \"job cancelled\".") :
 				 errhint("If a call of yours completed it, that change is recorded.")));
 	}
 
@@ -300,11 +315,11 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("chunk %lld is no longer held by lease token %lld",
 						(long long) chunk_id, (long long) token),
-				 current_token == token ?
+				 holds_token ?
 				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.") :
 				 errdetail("The chunk is %s, and its current lease token is %lld.",
 						   status, (long long) current_token),
-				 current_token == token ? 0 :
+				 holds_token ? 0 :
 				 errhint("Another worker may have claimed it after the lease expired.")));
 
 	if (strcmp(status, from) != 0)
