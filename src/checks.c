@@ -159,7 +159,8 @@ report_version_mismatch(const char *installed)
 			 installed == NULL ?
 			 errhint("Run ALTER EXTENSION jobchunk UPDATE, or, if it has been run since this session loaded the library, reconnect.") :
 			 version_later(installed, JC_SQL_VERSION) ?
-			 errhint("This session loaded the library before the extension was updated: reconnect.") :
+			 errhint("This session loaded the library before the extension was updated: reconnect. If new sessions get this error too, install the library of version %s.",
+					 installed) :
 			 errhint("Run ALTER EXTENSION jobchunk UPDATE.")));
 }
 
