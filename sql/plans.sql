@@ -222,3 +222,15 @@ SELECT pg_stat_force_next_flush();
 SELECT seq_scan - :before AS jobs_read_whole FROM pg_stat_user_tables
 WHERE relid = 'jobchunk.crawl_jobs'::regclass;
 DELETE FROM crawl_jobs WHERE id BETWEEN 1000 AND 20999;
+
+-- A claim across all jobs takes back expired leases once: when that left
+-- none to take back, the claim of the job it walks to, which starts at the
+-- head (a new session has no position), does not look again.
+\c
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan AS before FROM pg_stat_user_indexes
+WHERE indexrelid = 'jobchunk.job_chunks_lease_idx'::regclass \gset
+SELECT count(*) FROM jobchunk.jc_next_pending();
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan - :before AS lease_index_scans FROM pg_stat_user_indexes
+WHERE indexrelid = 'jobchunk.job_chunks_lease_idx'::regclass;

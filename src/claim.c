@@ -4,7 +4,8 @@
  *		Claiming chunks under a lease: jc_next_pending() and jc_claim().
  *
  * A claim that starts at the head of the job's queue (see below) first
- * takes back chunks whose lease has expired, of any job (reaping): each
+ * takes back chunks whose lease has expired, of any job (reaping), unless
+ * the call has already taken back all it could (see reaped_all): each
  * becomes pending again as a new attempt, with retry_count + 1, or failed
  * once retry_count has reached jobchunk.max_retries or its job is
  * cancelled.  Then one statement
@@ -90,6 +91,13 @@ static TimestampTz last_reap_any_job = 0;
  * claim has granted: they all end after it.
  */
 static TimestampTz claim_began = 0;
+
+/*
+ * Whether a take-back in the running claim call has left no expired lease
+ * that it could take back (it took back fewer than it asked for): the
+ * call's later take-backs, whose cutoff is the same, are then skipped.
+ */
+static bool reaped_all = false;
 
 /*
  * A claim that takes back expired leases takes back up to this many, or as
@@ -352,6 +360,16 @@ jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
 }
 
 /*
+ * Take back up to n expired leases of any job, as a claim does, and note
+ * when that left none to take back (see reaped_all).
+ */
+static void
+reap_any_job(int n, TimestampTz now)
+{
+	reaped_all = jc_take_back_expired(NULL, n, now) < (uint64) n;
+}
+
+/*
  * Whether jobchunk.rescan_interval has passed from since to now; a clock
  * that went back ends the interval, too.
  */
@@ -542,7 +560,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n &&
 		(claimed == 0 || jc_execute(&try_lock_job, values, NULL, false) == 1))
 	{
-		(void) jc_take_back_expired(NULL, Max(n - (int) claimed, REAP_AT_LEAST), now);
+		if (!reaped_all)
+			reap_any_job(Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
 		position.rescanned_at = now;
 		position.valid = false;
@@ -654,19 +673,21 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg, now);
 	TimestampTz outer = claim_began;
+	bool		outer_reaped_all = reaped_all;
 
 	jc_result_store(fcinfo);
 	jc_claim_begins();
 	jc_connect(fcinfo);
 	if (outer == 0)
 		claim_began = now;
+	reaped_all = false;
 	PG_TRY();
 	{
 		if (any_job)
 		{
 			if (rescan_due(last_reap_any_job, now))
 			{
-				(void) jc_take_back_expired(NULL, Max(n, REAP_AT_LEAST), now);
+				reap_any_job(Max(n, REAP_AT_LEAST), now);
 				last_reap_any_job = now;
 			}
 			claim_any_job(fcinfo, task_id, task_null, lease, n, now);
@@ -680,6 +701,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	PG_FINALLY();
 	{
 		claim_began = outer;
+		reaped_all = outer_reaped_all;
 	}
 	PG_END_TRY();
 	jc_finish();
