@@ -30,6 +30,16 @@ SELECT count(*) FROM jc_create_chunks(25, 1000, 2);
 UPDATE job_chunks SET created_at = created_at - interval '1 hour'
 WHERE job_id = 25 AND chunk_index = 1;
 SELECT job_id, chunk_index FROM jc_next_pending();
+-- A claim undone by a rollback, of its transaction or of a savepoint, gives
+-- its job's turn back: job 25 is still the next one served.
+BEGIN;
+SELECT job_id, chunk_index FROM jc_next_pending();
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+SELECT job_id, chunk_index FROM jc_next_pending();
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
 SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();
 SELECT job_id, chunk_index FROM jc_next_pending();

@@ -78,8 +78,14 @@
 PG_FUNCTION_INFO_V1(jc_next_pending);
 PG_FUNCTION_INFO_V1(jc_claim);
 
-/* The job this backend last claimed from across all jobs */
+/*
+ * The job this backend last claimed from across all jobs, and that job as
+ * it was when the backend's last transaction committed or was prepared: a
+ * claim undone by a rollback gives its job's turn back (see
+ * jc_end_turns()).
+ */
 static int64 last_job_served = 0;
+static int64 last_job_kept = 0;
 
 /* When a claim across all jobs in this backend last took back leases */
 static TimestampTz last_reap_any_job = 0;
@@ -392,6 +398,23 @@ jc_forget_positions(void)
 {
 	positions_epoch++;
 	last_reap_any_job = 0;
+}
+
+/*
+ * Keep the jobs' turns when a transaction commits or is prepared
+ * (committed true); when a transaction or subtransaction aborts, go back to
+ * the turns as they were at the last commit.  A subtransaction's rollback
+ * so also gives back the turns of its parent's claims, which only makes the
+ * next claim across jobs start at a job served a little earlier.  Called
+ * from a transaction callback: it must not fail.
+ */
+void
+jc_end_turns(bool committed)
+{
+	if (committed)
+		last_job_kept = last_job_served;
+	else
+		last_job_served = last_job_kept;
 }
 
 /*

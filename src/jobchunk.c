@@ -41,7 +41,8 @@ void		_PG_init(void);
 
 /*
  * What each part of the extension does when a transaction ends: claim.c
- * forgets its positions when the claims behind them may be undone, commit.c
+ * forgets its positions when the claims behind them may be undone, and
+ * gives the jobs' turns back when they are undone, commit.c
  * decides how a transaction of claims commits, counts.c moves on from a
  * stripe a prepared transaction keeps locked, and plans.c frees the plans it
  * has replaced.  After XACT_EVENT_PRE_COMMIT the transaction can no longer
@@ -57,17 +58,20 @@ jobchunk_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			jc_end_turns(true);
 			jc_claims_forget();
 			jc_free_retired_plans();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			jc_forget_positions();
+			jc_end_turns(false);
 			jc_claims_forget();
 			jc_free_retired_plans();
 			break;
 		case XACT_EVENT_PREPARE:
 			jc_forget_positions();
+			jc_end_turns(true);
 			jc_claims_forget();
 			jc_move_stripe_on();
 			jc_free_retired_plans();
@@ -82,7 +86,10 @@ jobchunk_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						  SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		jc_forget_positions();
+		jc_end_turns(false);
+	}
 }
 
 void

@@ -166,6 +166,7 @@ extern Datum jc_task_id_arg(FunctionCallInfo fcinfo, int argno, char *null);
 extern uint64 jc_take_back_expired(const int64 *job_id, int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
+extern void jc_end_turns(bool committed);
 
 /* cascades.c */
 extern void jc_check_cascades(void);
