@@ -35,7 +35,7 @@ install_packages() {
 build_and_install() {
 	echo "== building and installing jobchunk"
 	make -C "$SRC_DIR" -s clean
-	make -C "$SRC_DIR" -s
+	make -C "$SRC_DIR" -s WERROR=-Werror
 	make -C "$SRC_DIR" -s install
 }
 

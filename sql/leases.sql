@@ -162,6 +162,32 @@ RESET client_encoding;
 SELECT replace(outcome('SELECT jobchunk.jc_mark_completed(' || id || ', 0)'), id::text, '<id>')
        AS never_claimed
 FROM job_chunks WHERE job_id = 64 AND status = 'pending';
+-- The hint tells a token smaller than the chunk's current one, an earlier
+-- claim's (another worker may hold the chunk now), from a larger one, that
+-- no claim of the chunk that took effect had (here a claim rolled back);
+-- token 0 of a chunk never claimed gets none.
+CREATE FUNCTION pg_temp.hint(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    hint text;
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+    RETURN coalesce(nullif(hint, ''), '(none)');
+END
+$$;
+SELECT id AS p0 FROM job_chunks WHERE job_id = 64 AND status = 'pending' \gset
+SELECT pg_temp.hint('SELECT jobchunk.jc_heartbeat(' || :p0 || ', 0)') AS never_claimed;
+BEGIN;
+SELECT lease_token AS undone FROM jc_next_pending(64) \gset
+ROLLBACK;
+SELECT pg_temp.hint('SELECT jobchunk.jc_heartbeat(' || :p0 || ', ' || :undone || ')') AS undone;
+SELECT lease_token AS tp FROM jc_next_pending(64) \gset
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
+WHERE id = :p0;
+SELECT id = :p0 AS same_chunk, lease_token > :tp AS new_token FROM jc_next_pending(64);
+SELECT pg_temp.hint('SELECT jobchunk.jc_heartbeat(' || :p0 || ', ' || :tp || ')') AS earlier;
 DELETE FROM crawl_jobs WHERE id = 64;
 
 -- A claim across all jobs takes back expired leases of any job.

@@ -30,7 +30,8 @@
  * is then either seen, or waits for the purge; whatever the isolation level
  * of the purge's transaction.  A grant of TRIGGER does not wait, but the
  * trigger it allows does.  Whether a role is a superuser can change without
- * a lock on any table: jc_purge_job() checks after any wait for the job.
+ * a lock on any table: jc_purge_job() checks after any wait for the job;
+ * jc_purge_jobs(), which waits for no job, before it changes anything.
  *
  * src/cascades.c
  *

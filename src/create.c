@@ -143,8 +143,8 @@ jc_create_chunks(PG_FUNCTION_ARGS)
 	if (strcmp(state, "cancelled") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("job %lld is cancelled", (long long) job_id),
-				 errdetail("A cancelled job gets no new chunks.")));
+				 errmsg("chunks cannot be created for job %lld", (long long) job_id),
+				 errdetail("The job is cancelled, which is final.")));
 
 	if (jc_execute(&job_has_chunks, values, NULL, false) > 0)
 		ereport(ERROR,

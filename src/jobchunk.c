@@ -22,7 +22,10 @@ PG_MODULE_MAGIC;
 /* Images per chunk made by jc_create_chunks() */
 int			jc_chunk_size = 500;
 
-/* How often jc_retry() lets a chunk go back to pending */
+/*
+ * How often a failed chunk may be retried (jc_retry()), and an expired
+ * lease taken back as a new attempt rather than failed
+ */
 int			jc_max_retries = 3;
 
 /* Default lease of a claim, in seconds */
@@ -115,7 +118,7 @@ _PG_init(void)
 	DefineCustomIntVariable("jobchunk.max_retries",
 							"Number of times a chunk may be retried, by jc_retry() or after its lease expired.",
 							"A claim applies it to the chunks of any job whose leases it takes back, "
-							"so only a superuser, or a role granted SET on it, may change it.",
+							"so only " JC_MAX_RETRIES_SETTERS " may change it.",
 							&jc_max_retries,
 							3,
 							0,
@@ -127,8 +130,8 @@ _PG_init(void)
 							NULL);
 
 	DefineCustomIntVariable("jobchunk.lease_timeout",
-							"Default lease of a claimed chunk.",
-							"A processing chunk whose lease has expired can be claimed again.",
+							"Default lease of a claimed chunk, and default extension of a heartbeat.",
+							"A later claim takes back a chunk whose lease has expired: it becomes pending again, or failed once out of retries or in a cancelled job.",
 							&jc_lease_timeout,
 							300,
 							1,

@@ -40,6 +40,13 @@ extern int	jc_rescan_interval;
 extern bool jc_synchronous_claims;
 extern bool jc_notify;
 
+/* Who may change jobchunk.max_retries: GRANT SET ON PARAMETER is new in 15 */
+#if PG_VERSION_NUM >= 150000
+#define JC_MAX_RETRIES_SETTERS "a superuser, or a role granted SET on it,"
+#else
+#define JC_MAX_RETRIES_SETTERS "a superuser"
+#endif
+
 /*
  * One statement of the extension, prepared once per backend.
  *

@@ -295,9 +295,9 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errmsg("chunk %lld is already %s under lease token %lld",
 						(long long) chunk_id, status, (long long) token),
 				 failed ?
-				 errdetail("It became failed while this token was its current one, with error message \"%s\"; it cannot be %s.",
+				 errdetail("It failed while this token was current, with error message \"%s\"; it cannot be %s.",
 						   message_excerpt(SPI_getvalue(row, tupdesc, 6)), done) :
-				 errdetail("It became completed while this token was its current one; it cannot be %s.",
+				 errdetail("It was completed while this token was current; it cannot be %s.",
 						   done),
 				 failed ?
 				 errhint("If a call of yours failed it with that message, that change is recorded; but a call without a token fails a chunk with any message, the take-back of an expired lease with \"lease expired\" once out of retries, and a cancel with \"job cancelled\".") :
@@ -307,7 +307,9 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	/*
 	 * Otherwise the caller's token is current only on a chunk pending again,
 	 * which keeps the token of its last claim: it was taken back when its
-	 * lease expired, or it failed and was retried.
+	 * lease expired, or it failed and was retried.  Tokens of a chunk only
+	 * grow: a smaller one than the current is an earlier claim's, a larger
+	 * one no claim's that took effect.
 	 */
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
@@ -319,8 +321,10 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.") :
 				 errdetail("The chunk is %s, and its current lease token is %lld.",
 						   status, (long long) current_token),
-				 holds_token ? 0 :
-				 errhint("Another worker may have claimed it after the lease expired.")));
+				 current_token > token ?
+				 errhint("Another worker may have claimed it after the lease expired.") : 0,
+				 current_token < token ?
+				 errhint("No claim of this chunk that took effect had this token: the claim was undone (rolled back, or lost in a crash), or the token is another chunk's.") : 0));
 
 	if (strcmp(status, from) != 0)
 		ereport(ERROR,
@@ -343,7 +347,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail_plural("The chunk has been retried %d time, and jobchunk.max_retries is %d.",
 								  "The chunk has been retried %d times, and jobchunk.max_retries is %d.",
 								  retries, retries, jc_max_retries),
-				 errhint("A superuser, or a role granted SET on it, can raise jobchunk.max_retries to retry it again.")));
+				 errhint("Raise jobchunk.max_retries to retry it again; only " JC_MAX_RETRIES_SETTERS " can.")));
 
 	/*
 	 * Nothing forbids the change now: another transaction changed the chunk
