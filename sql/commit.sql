@@ -1,7 +1,7 @@
 --
 -- A transaction that wrote nothing but claims commits without waiting for
 -- its WAL to be flushed, unless jobchunk.synchronous_claims is on; any other
--- write in the transaction, before or after the claims, keeps its commit
+-- write in the transaction, before, between or after the claims, keeps its commit
 -- synchronous.  Told apart by pg_stat_wal.wal_write: a synchronous commit
 -- writes the WAL out itself, an asynchronous one leaves it to the WAL
 -- writer, which writes many commits at once.
@@ -48,7 +48,7 @@ SELECT pg_stat_force_next_flush();
 SELECT wal_write - :before >= 90 AS "100 durable claims: a WAL write each" FROM pg_stat_wal;
 RESET jobchunk.synchronous_claims;
 
--- Another write after the claim, or before it: synchronous.
+-- Another write after the claim, before it, or between two: synchronous.
 SELECT pg_stat_force_next_flush();
 SELECT wal_write AS before FROM pg_stat_wal \gset
 CALL pg_temp.run('SELECT count(*) FROM jobchunk.jc_next_pending(100); INSERT INTO public.other_writes VALUES (1)');
@@ -59,6 +59,11 @@ SELECT wal_write AS before FROM pg_stat_wal \gset
 CALL pg_temp.run('INSERT INTO public.other_writes VALUES (1); SELECT count(*) FROM jobchunk.jc_next_pending(100)');
 SELECT pg_stat_force_next_flush();
 SELECT wal_write - :before >= 90 AS "a write, then a claim: a WAL write each" FROM pg_stat_wal;
+SELECT pg_stat_force_next_flush();
+SELECT wal_write AS before FROM pg_stat_wal \gset
+CALL pg_temp.run('SELECT count(*) FROM jobchunk.jc_next_pending(100); INSERT INTO public.other_writes VALUES (1); SELECT count(*) FROM jobchunk.jc_next_pending(100)');
+SELECT pg_stat_force_next_flush();
+SELECT wal_write - :before >= 90 AS "a claim, a write, a claim: a WAL write each" FROM pg_stat_wal;
 
 -- Completions wait for their flush.
 SELECT pg_stat_force_next_flush();

@@ -329,3 +329,21 @@ WHERE job_id IN (67, 68) ORDER BY job_id, chunk_index;
 ROLLBACK;
 -- (so that the chunk ids later tests print stay as they were)
 SELECT setval('job_chunks_id_seq', :chunk_ids_before) > 0 AS ids_as_before;
+
+-- A claim takes back up to 100 expired leases, or as many as it claims if
+-- more, earliest expiry first: of 250 whose worker fleet is gone (job 73),
+-- a claim of one chunk takes back 100, and a claim of 120 another 120.
+BEGIN;
+SET LOCAL jobchunk.rescan_interval = 0;
+SET LOCAL jobchunk.chunk_size = 1;
+INSERT INTO crawl_jobs (id, name) VALUES (73, 'fleet gone'), (74, 'new work');
+SELECT count(*) FROM jc_create_chunks(73, 250);
+SELECT count(*) FROM jc_create_chunks(74, 121);
+SELECT count(*) FROM jc_claim(73, 250);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 day' WHERE job_id = 73;
+SELECT count(*) FROM jc_next_pending(74);
+SELECT status, count(*) FROM job_chunks WHERE job_id = 73 GROUP BY status ORDER BY status;
+SELECT count(*) FROM jc_claim(74, 120);
+SELECT status, count(*) FROM job_chunks WHERE job_id = 73 GROUP BY status ORDER BY status;
+ROLLBACK;
+SELECT setval('job_chunks_id_seq', :chunk_ids_before) > 0 AS ids_as_before;
