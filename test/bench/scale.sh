@@ -23,11 +23,18 @@
 #              after it, the next job already waiting: throughput, and the
 #              size of job_chunks and its indexes, its dead tuples and the
 #              autovacuums of it so far, after each purge
+#   held       claim + complete throughput (8 clients) in slices of 15 s:
+#              one, then four while another session holds a snapshot open
+#              (which holds back vacuum and the pruning of dead row
+#              versions), then three after it ends; for jobchunk and for the hand-written queue of
+#              run.sh (B1), each on a job of 1,000,000 chunks, each with a
+#              snapshot of its own; and jc_statistics' time at the end of the
+#              held slices
 #   memory     the private resident memory (RssAnon: not the shared buffers
 #              the backend touches, which VmRSS counts) of one backend over
 #              CALLS claim + complete cycles
 # Full: N = 1,000,000, BIG = 10,000,000, CYCLES = 1,000,000, CALLS = 1,000,000
-# (about 35 minutes here); --quick: 200,000, 1,000,000, 200,000, 100,000.
+# (about 40 minutes here); --quick: 200,000, 1,000,000, 200,000, 100,000.
 #
 # Server settings: those of test/bench/run.sh (shared_buffers=1GB,
 # synchronous_commit=on, max_wal_size=8GB, checkpoint_timeout=30min,
@@ -250,6 +257,84 @@ done
 echo "size after slices 5, 10, 15 and 20: ${sizes[4]}, ${sizes[9]}, ${sizes[14]} and ${sizes[19]} MB;" \
 	"autovacuum ran $vacuums times"
 sql -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
+
+# ---------------------------------------------------------------- held
+echo
+echo "== while a transaction holds back vacuum (8 clients, 15 s a slice; slices 2-5 held)"
+# run.sh's B1: jobchunk's table, indexes, checks and storage options, a
+# claim from the head of the job with FOR UPDATE SKIP LOCKED, a completion
+sql -c "CREATE TABLE b1_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL)" \
+	-c "CREATE TABLE b1_chunks (LIKE jobchunk.job_chunks INCLUDING ALL)" \
+	-c "ALTER TABLE b1_chunks ADD FOREIGN KEY (job_id) REFERENCES b1_jobs (id) ON DELETE CASCADE" \
+	-c "ALTER TABLE b1_chunks SET (autovacuum_vacuum_scale_factor = 0.02)" \
+	-c "INSERT INTO b1_jobs (name) VALUES ('held')" \
+	-c "INSERT INTO b1_chunks (job_id, chunk_index, status, priority, image_range)
+		SELECT 1, i, 'pending', 5, pg_catalog.jsonb_build_object('start', i::bigint, 'end', i::bigint)
+		FROM generate_series(0, 999999) AS i"
+cat >"$WORK_DIR/b1.sql" <<'EOF'
+UPDATE b1_chunks AS c
+SET status = 'processing', task_id = NULL, lease_token = c.lease_token + 1,
+	lease_expires_at = now() + interval '5 minutes', updated_at = now()
+WHERE c.id = (SELECT n.id FROM b1_chunks AS n
+	WHERE n.job_id = 1 AND n.status = 'pending'
+	ORDER BY n.priority DESC, n.created_at, n.id
+	LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING c.id, c.lease_token AS tok \gset
+UPDATE b1_chunks SET status = 'completed', lease_expires_at = NULL, error_message = NULL,
+	updated_at = now()
+WHERE id = :id AND lease_token = :tok AND status = 'processing';
+EOF
+chmod 644 "$WORK_DIR/b1.sql"
+job=$(new_job held 1000000)
+declare -A held_tps=()
+# held_slice SYSTEM SLICE: 15 s of SYSTEM's cycles, into held_tps
+held_slice() {
+	if [ "$1" = jobchunk ]; then
+		held_tps[$1,$2]=$(pgbench_run "$WORK_DIR/cycle.sql" 8 -T 15 -D job="$job")
+	else
+		held_tps[$1,$2]=$(pgbench_run "$WORK_DIR/b1.sql" 8 -T 15)
+	fi
+}
+for system in jobchunk B1; do
+	sql -c "VACUUM ANALYZE"
+	held_slice "$system" 1
+	# the snapshot: a session in a REPEATABLE READ transaction that has read
+	# a table, until it is cancelled
+	as_postgres psql -X -q -c "SET application_name = 'held'" \
+		-c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM jobchunk.crawl_jobs" \
+		-c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+	holder=$!
+	until [ "$(sql -c "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'held' AND backend_xmin IS NOT NULL")" = 1 ]; do
+		kill -0 "$holder" 2>/dev/null || { echo "the session holding a snapshot ended" >&2; exit 1; }
+	done
+	for slice in 2 3 4 5 6 7 8; do
+		if [ "$slice" = 6 ]; then
+			if [ "$system" = jobchunk ]; then
+				statistics_ms=$(sql -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" \
+					-c "SELECT count(*) FROM generate_series(1, 10) AS i, LATERAL jobchunk.jc_statistics($job + 0 * i)" \
+					-c "SELECT extract(epoch FROM clock_timestamp()) * 1000" |
+					awk 'NR == 1 { t = $1 } NR == 3 { printf "%.2f", ($1 - t) / 10 }')
+				counts_mb=$(sql -c "SELECT round(pg_total_relation_size('jobchunk.job_counts') / 1048576.0)")
+			fi
+			sql -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'held'" >/dev/null
+			wait "$holder" || true
+		fi
+		held_slice "$system" "$slice"
+	done
+done
+printf '%-6s %-6s %14s %14s %10s\n' slice held jobchunk B1 "x B1"
+for slice in 1 2 3 4 5 6 7 8; do
+	printf '%-6s %-6s %14s %14s %10s\n' "$slice" "$([ "$slice" -ge 2 ] && [ "$slice" -le 5 ] && echo yes || echo no)" \
+		"${held_tps[jobchunk,$slice]}" "${held_tps[B1,$slice]}" \
+		"$(ratio "${held_tps[jobchunk,$slice]}" "${held_tps[B1,$slice]}")"
+done
+echo "slice 5 / slice 1 (the snapshot held 60 s): jobchunk $(ratio "${held_tps[jobchunk,5]}" "${held_tps[jobchunk,1]}")," \
+	"B1 $(ratio "${held_tps[B1,5]}" "${held_tps[B1,1]}");" \
+	"slice 8 / slice 1 (30 s after it ended): jobchunk $(ratio "${held_tps[jobchunk,8]}" "${held_tps[jobchunk,1]}")," \
+	"B1 $(ratio "${held_tps[B1,8]}" "${held_tps[B1,1]}")"
+echo "at the end of the held slices: jc_statistics $statistics_ms ms a call, job_counts $counts_mb MB"
+sql -c "DROP TABLE b1_chunks, b1_jobs" -c "TRUNCATE jobchunk.crawl_jobs CASCADE" -c "VACUUM ANALYZE"
 
 # ---------------------------------------------------------------- memory
 echo
