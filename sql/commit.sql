@@ -1,10 +1,10 @@
 --
 -- A transaction that wrote nothing but claims commits without waiting for
 -- its WAL to be flushed, unless jobchunk.synchronous_claims is on; any other
--- write in the transaction, before, between or after the claims, keeps its commit
--- synchronous.  Told apart by pg_stat_wal.wal_write: a synchronous commit
--- writes the WAL out itself, an asynchronous one leaves it to the WAL
--- writer, which writes many commits at once.
+-- write in the transaction, before, between or after the claims, keeps its
+-- commit synchronous.  Told apart by pg_stat_wal.wal_write: a synchronous
+-- commit writes the WAL out itself, an asynchronous one leaves it to the
+-- WAL writer, which writes many commits at once.
 --
 SET search_path = jobchunk, public;
 

@@ -162,10 +162,10 @@ RESET client_encoding;
 SELECT replace(outcome('SELECT jobchunk.jc_mark_completed(' || id || ', 0)'), id::text, '<id>')
        AS never_claimed
 FROM job_chunks WHERE job_id = 64 AND status = 'pending';
--- The hint tells a token smaller than the chunk's current one, an earlier
--- claim's (another worker may hold the chunk now), from a larger one, that
--- no claim of the chunk that took effect had (here a claim rolled back);
--- token 0 of a chunk never claimed gets none.
+-- The hint tells a token smaller than the chunk's current one, handed out
+-- before the claim that took the chunk since, from a larger one, that no
+-- claim of the chunk that took effect had (here a claim rolled back), and
+-- says that a claim's token is never 0.
 CREATE FUNCTION pg_temp.hint(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     hint text;
@@ -188,6 +188,7 @@ UPDATE job_chunks SET lease_expires_at = now() - interval '1 second'
 WHERE id = :p0;
 SELECT id = :p0 AS same_chunk, lease_token > :tp AS new_token FROM jc_next_pending(64);
 SELECT pg_temp.hint('SELECT jobchunk.jc_heartbeat(' || :p0 || ', ' || :tp || ')') AS earlier;
+SELECT pg_temp.hint('SELECT jobchunk.jc_heartbeat(' || :p0 || ', ' || :undone || ')') AS undone_then_claimed;
 DELETE FROM crawl_jobs WHERE id = 64;
 
 -- A claim across all jobs takes back expired leases of any job.
@@ -331,8 +332,8 @@ ROLLBACK;
 SELECT setval('job_chunks_id_seq', :chunk_ids_before) > 0 AS ids_as_before;
 
 -- A claim takes back up to 100 expired leases, or as many as it claims if
--- more, earliest expiry first: of 250 whose worker fleet is gone (job 73),
--- a claim of one chunk takes back 100, and a claim of 120 another 120.
+-- more: of 250 whose worker fleet is gone (job 73), a claim of one chunk
+-- takes back 100, and a claim of 120 another 120.
 BEGIN;
 SET LOCAL jobchunk.rescan_interval = 0;
 SET LOCAL jobchunk.chunk_size = 1;

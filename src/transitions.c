@@ -307,12 +307,22 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	/*
 	 * Otherwise the caller's token is current only on a chunk pending again,
 	 * which keeps the token of its last claim: it was taken back when its
-	 * lease expired, or it failed and was retried.  Tokens of a chunk only
-	 * grow: a smaller one than the current is an earlier claim's, a larger
-	 * one no claim's that took effect.
+	 * lease expired, or it failed and was retried.  Claims' tokens are
+	 * positive and, for a chunk, only grow: a smaller one than the current
+	 * was handed out before the claim that took the chunk since, and a larger
+	 * one by no claim of the chunk that took effect.
 	 */
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
+	{
+		const char *hint = NULL;
+
+		if (token <= 0)
+			hint = "A claim's lease token is always positive.";
+		else if (current_token > token)
+			hint = "The chunk has been claimed since this token was handed out: its lease expired and was taken back, or it failed and was retried, or the claim was undone (rolled back, or lost in a crash).";
+		else if (current_token < token)
+			hint = "No claim of this chunk that took effect had this token: the claim was undone (rolled back, or lost in a crash), or the token is another chunk's.";
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("chunk %lld is no longer held by lease token %lld",
@@ -321,10 +331,8 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.") :
 				 errdetail("The chunk is %s, and its current lease token is %lld.",
 						   status, (long long) current_token),
-				 current_token > token ?
-				 errhint("Another worker may have claimed it after the lease expired.") : 0,
-				 current_token < token ?
-				 errhint("No claim of this chunk that took effect had this token: the claim was undone (rolled back, or lost in a crash), or the token is another chunk's.") : 0));
+				 hint != NULL ? errhint("%s", hint) : 0));
+	}
 
 	if (strcmp(status, from) != 0)
 		ereport(ERROR,

@@ -26,10 +26,10 @@
 #   held       claim + complete throughput (8 clients) in slices of 15 s:
 #              one, then four while another session holds a snapshot open
 #              (which holds back vacuum and the pruning of dead row
-#              versions), then three after it ends; for jobchunk and for the hand-written queue of
-#              run.sh (B1), each on a job of 1,000,000 chunks, each with a
-#              snapshot of its own; and jc_statistics' time at the end of the
-#              held slices
+#              versions), then three after it ends; for jobchunk and for
+#              the hand-written queue of run.sh (B1), each on a job of
+#              1,000,000 chunks, each with a snapshot of its own; and
+#              jc_statistics' time at the end of the held slices
 #   memory     the private resident memory (RssAnon: not the shared buffers
 #              the backend touches, which VmRSS counts) of one backend over
 #              CALLS claim + complete cycles
@@ -282,7 +282,8 @@ WHERE c.id = (SELECT n.id FROM b1_chunks AS n
 RETURNING c.id, c.lease_token AS tok \gset
 UPDATE b1_chunks SET status = 'completed', lease_expires_at = NULL, error_message = NULL,
 	updated_at = now()
-WHERE id = :id AND lease_token = :tok AND status = 'processing';
+WHERE id = :id AND lease_token = :tok AND status = 'processing'
+RETURNING id AS done \gset
 EOF
 chmod 644 "$WORK_DIR/b1.sql"
 job=$(new_job held 1000000)
@@ -307,6 +308,7 @@ for system in jobchunk B1; do
 	until [ "$(sql -c "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'held' AND backend_xmin IS NOT NULL")" = 1 ]; do
 		kill -0 "$holder" 2>/dev/null || { echo "the session holding a snapshot ended" >&2; exit 1; }
+		sleep 0.1
 	done
 	for slice in 2 3 4 5 6 7 8; do
 		if [ "$slice" = 6 ]; then
