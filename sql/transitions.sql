@@ -66,6 +66,8 @@ SELECT retry_count FROM jc_retry(:c0 + 2);
 SELECT status FROM jc_mark_processing(:c0 + 2);
 SELECT status FROM jc_mark_failed(:c0 + 2, 'fourth');
 SELECT outcome('SELECT jobchunk.jc_retry(' || :c0 + 2 || ')');
+-- (its hint says who may allow more)
+SELECT jc_retry(:c0 + 2);
 SELECT status, retry_count, error_message FROM jc_chunk(:c0 + 2);
 
 -- Raising the limit, for this session only, allows one more.
