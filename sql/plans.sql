@@ -179,6 +179,70 @@ SELECT pg_stat_force_next_flush();
 SELECT pg_temp.claim_index_pages() - :before <= 50 AS few_pages_after_cancel_rolled_back;
 RESET jobchunk.rescan_interval;
 
+-- Claims and completions of one job add to the backend's stripe row of
+-- job_counts by the version of it they wrote last (its ctid), not by a
+-- search of job_counts_pkey, which steps over every version of the row
+-- while a snapshot is held open: ten cycles search it at most once.  Once
+-- another transaction has written the row, that version is no longer
+-- current, and the next cycle finds the row by its key; after VACUUM FULL
+-- has moved every row of job_counts, the version's ctid may be another
+-- row's: the counts stay equal to the rows.
+CREATE FUNCTION pg_temp.counts_key_scans() RETURNS bigint LANGUAGE sql AS $$
+    SELECT idx_scan FROM pg_stat_user_indexes
+    WHERE indexrelid = 'jobchunk.job_counts_pkey'::regclass
+$$;
+CREATE FUNCTION pg_temp.counts_seq_scans() RETURNS bigint LANGUAGE sql AS $$
+    SELECT seq_scan FROM pg_stat_user_tables
+    WHERE relid = 'jobchunk.job_counts'::regclass
+$$;
+CREATE FUNCTION pg_temp.cycles(n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..n LOOP
+        PERFORM jobchunk.jc_mark_completed(c.id, c.lease_token)
+        FROM jobchunk.jc_next_pending(90) AS c;
+    END LOOP;
+END
+$$;
+SELECT pg_temp.cycles(1);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() AS before, pg_temp.counts_seq_scans() AS seq_before \gset
+SELECT pg_temp.cycles(10);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() - :before <= 1 AS counted_by_version,
+       pg_temp.counts_seq_scans() = :seq_before AS no_sequential_scan;
+-- So do claims across jobs, which take turns between jobs 90 and 91: the
+-- version is remembered per job.
+CREATE FUNCTION pg_temp.cycles_any(n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..n LOOP
+        PERFORM jobchunk.jc_mark_completed(c.id, c.lease_token)
+        FROM jobchunk.jc_next_pending() AS c;
+    END LOOP;
+END
+$$;
+SELECT pg_temp.cycles_any(2);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() AS before, completed AS done_91 FROM jc_statistics(91) \gset
+SELECT pg_temp.cycles_any(10);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() - :before <= 1 AS counted_by_version_across_jobs,
+       completed - :done_91 AS cycles_of_job_91
+FROM jc_statistics(91);
+UPDATE job_counts SET updated_at = updated_at WHERE job_id = 90;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() AS before \gset
+SELECT pg_temp.cycles(10);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() - :before BETWEEN 1 AND 2 AS counted_by_key_once;
+VACUUM FULL job_counts;
+SELECT pg_temp.cycles(10);
+SELECT s.total = count(*) AND s.pending = count(*) FILTER (WHERE c.status = 'pending')
+       AND s.processing = count(*) FILTER (WHERE c.status = 'processing')
+       AND s.completed = count(*) FILTER (WHERE c.status = 'completed')
+       AND s.failed = count(*) FILTER (WHERE c.status = 'failed') AS counts_equal_rows
+FROM jc_statistics(90) AS s, job_chunks AS c WHERE c.job_id = 90
+GROUP BY s.total, s.pending, s.processing, s.completed, s.failed;
+
 -- Jobs whose priorities follow the table's physical order (made so here by
 -- CLUSTER), each created at its own time: the planner then finds
 -- job_chunks_claim_idx cheap for a claim of one job, followed by an

@@ -240,13 +240,18 @@ static JcQuery take_back_expired = {
 	"ORDER BY n.priority DESC, n.created_at, n.chunk_index " \
 	"LIMIT $4 FOR UPDATE SKIP LOCKED)) " \
 	"RETURNING c.*), " \
-	JC_COUNT("claimed", "1", "0", "0", "$5") \
-	"SELECT * FROM claimed ORDER BY priority DESC, created_at, chunk_index"
+	JC_COUNT_AT("$1", \
+				"processing = k.processing OPERATOR(pg_catalog.+) " \
+				"(SELECT pg_catalog.count(*) FROM claimed), ", \
+				"$5", "$7", "EXISTS (SELECT FROM claimed)") \
+	"SELECT *, " JC_COUNTED_TID " FROM claimed " \
+	"ORDER BY priority DESC, created_at, chunk_index"
 
 static JcQuery claim_from_head = {
 	.sql = CLAIM(""),
-	.nargs = 6,
-	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID},
+	.nargs = 7,
+	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID,
+	TIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -254,13 +259,13 @@ static JcQuery claim_from_head = {
 static JcQuery try_lock_job = JC_LOCK_JOB("KEY SHARE SKIP LOCKED");
 
 static JcQuery claim_from_position = {
-	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $7 "
-				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($8, $9) "
+	.sql = CLAIM("AND n.priority OPERATOR(pg_catalog.=) $8 "
+				 "AND (n.created_at, n.chunk_index) OPERATOR(pg_catalog.>=) ($9, $10) "
 				 "AND (n.xmax OPERATOR(pg_catalog.=) 0 "
-				 "OR pg_catalog.age(n.xmax) OPERATOR(pg_catalog.>) pg_catalog.age($10)) "),
-	.nargs = 10,
+				 "OR pg_catalog.age(n.xmax) OPERATOR(pg_catalog.>) pg_catalog.age($11)) "),
+	.nargs = 11,
 	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID,
-	INT4OID, TIMESTAMPTZOID, INT4OID, XIDOID},
+	TIDOID, INT4OID, TIMESTAMPTZOID, INT4OID, XIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -522,7 +527,9 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
 			DatumGetInt32(SPI_getbinval(last, tupdesc,
 										column_of(tupdesc, "chunk_index"), &isnull));
 		position->valid = true;
-		jc_return_tuptable(fcinfo);
+		/* all but the last column, stripe_tid */
+		jc_return_tuptable(fcinfo, 1);
+		jc_count_changes(DatumGetInt64(values[0]), (int64) claimed, 0, 0);
 	}
 	return claimed;
 }
@@ -551,8 +558,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 {
 	ClaimPosition position = *position_of(job_id);
 	uint64		epoch = positions_epoch;
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	uint64		claimed = 0;
 
 	values[0] = Int64GetDatum(job_id);
@@ -565,18 +572,19 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (position.valid && !rescan_due(position.rescanned_at, now))
 	{
 		values[3] = Int32GetDatum(n);
-		values[6] = Int32GetDatum(position.priority);
-		values[7] = TimestampTzGetDatum(position.created_at);
-		values[8] = Int32GetDatum(position.chunk_index);
+		values[6] = jc_stripe_tid(&job_id, &nulls[6]);
+		values[7] = Int32GetDatum(position.priority);
+		values[8] = TimestampTzGetDatum(position.created_at);
+		values[9] = Int32GetDatum(position.chunk_index);
 
 		/*
 		 * The caller's snapshot: the statement's own under REPEATABLE READ;
 		 * under READ COMMITTED an earlier one, whose xmin is not later.
 		 */
 		if (ActiveSnapshotSet())
-			values[9] = TransactionIdGetDatum(GetActiveSnapshot()->xmin);
+			values[10] = TransactionIdGetDatum(GetActiveSnapshot()->xmin);
 		else
-			nulls[9] = 'n';
+			nulls[10] = 'n';
 		claimed = run_claim(fcinfo, &claim_from_position, values, nulls, &position);
 	}
 
@@ -586,6 +594,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		if (!reaped_all)
 			reap_any_job(Max(n - (int) claimed, REAP_AT_LEAST), now);
 		values[3] = Int32GetDatum(n - (int) claimed);
+		values[6] = jc_stripe_tid(&job_id, &nulls[6]);
 		position.rescanned_at = now;
 		position.valid = false;
 		claimed += run_claim(fcinfo, &claim_from_head, values, nulls, &position);

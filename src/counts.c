@@ -33,16 +33,45 @@
  * transaction's stripe waits for it until it is resolved (see the README,
  * Two-phase commit).
  *
+ * While a snapshot is held open (a long transaction, a pg_dump), no version
+ * of a stripe row can be removed, and a lookup of the row by its key steps
+ * over every version made since: each count grows slower.  So statements
+ * that count for one job (claims, single completions) add to the version
+ * of the job's stripe row that this backend wrote last, by its ctid
+ * (JC_COUNT_AT), when that is still the row's current version; only when
+ * it is not (never written by this backend, written since by another
+ * backend or by a statement that counts by key, rolled back, or moved by
+ * VACUUM FULL) does a second statement of the call look the row up by its
+ * key (jc_count_changes()): in the same transaction, so that any other
+ * snapshot sees the counts agree with the chunks.  Updating by ctid also
+ * saves the key's lookup in the common case.
+ *
  * src/counts.c
  *
  *-------------------------------------------------------------------------
  */
 #include "jobchunk.h"
 
+#include "catalog/pg_type.h"
+#include "storage/itemptr.h"
 #include "storage/proc.h"
+#include "utils/hsearch.h"
 
 /* How many stripes this backend has moved on by, modulo JC_STRIPES */
 static int	stripes_moved = 0;
+
+/* The version of its stripe row of a job that this backend wrote last */
+typedef struct StripeVersion
+{
+	int64		job_id;			/* hash key */
+	ItemPointerData tid;
+} StripeVersion;
+
+/* Per job, and the last written of all; forgotten past this many jobs */
+#define MAX_VERSIONS 1024
+static HTAB *versions = NULL;
+static StripeVersion last_version;
+static bool last_version_valid = false;
 
 /*
  * Called when a transaction is prepared.
@@ -51,6 +80,105 @@ void
 jc_move_stripe_on(void)
 {
 	stripes_moved = (stripes_moved + 1) % JC_STRIPES;
+	if (versions != NULL)
+		hash_destroy(versions);
+	versions = NULL;
+	last_version_valid = false;
+}
+
+/*
+ * The version of its stripe row of job job_id that this backend wrote last,
+ * as the parameter of a JC_COUNT_AT statement; of any job when job_id is
+ * NULL (a statement that changes a chunk named by id: its job is likely the
+ * one counted last).  Sets *null to 'n' when there is none.
+ */
+Datum
+jc_stripe_tid(const int64 *job_id, char *null)
+{
+	StripeVersion *version = NULL;
+
+	if (job_id == NULL)
+		version = last_version_valid ? &last_version : NULL;
+	else if (versions != NULL)
+		version = hash_search(versions, job_id, HASH_FIND, NULL);
+	*null = version != NULL ? ' ' : 'n';
+	return version != NULL ? PointerGetDatum(&version->tid) : (Datum) 0;
+}
+
+/* Remember tid as the version of job job_id's stripe row last written */
+static void
+remember_version(int64 job_id, ItemPointer tid)
+{
+	StripeVersion *version;
+
+	if (versions != NULL && hash_get_num_entries(versions) >= MAX_VERSIONS)
+	{
+		hash_destroy(versions);
+		versions = NULL;
+	}
+	if (versions == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(StripeVersion);
+		versions = hash_create("jobchunk stripe versions", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS);
+	}
+	version = hash_search(versions, &job_id, HASH_ENTER, NULL);
+	ItemPointerCopy(tid, &version->tid);
+	last_version = *version;
+	last_version_valid = true;
+}
+
+/* Add changes $3, $4 and $5 to stripe $2 of job $1, found by its key */
+static JcQuery count_by_key = {
+	.sql = "INSERT INTO @extschema@.job_counts AS k "
+		"(job_id, stripe, processing, completed, failed, updated_at) "
+		"VALUES ($1, $2, $3, $4, $5, " JC_CLOCK ") "
+		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
+		"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, "
+		"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, "
+		"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, "
+		"updated_at = " JC_CLOCK " RETURNING k.ctid",
+	.nargs = 5,
+	.argtypes = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID},
+	.expect = SPI_OK_INSERT_RETURNING
+};
+
+/*
+ * After a JC_COUNT_AT statement that changed chunks of job job_id, whose
+ * rows carry stripe_tid: remember the stripe row version that it wrote;
+ * or, if it wrote none, add its changes of the job's counts to the row by
+ * its key, in a statement of its own, and remember the version that wrote.
+ * Replaces the statement's result.
+ */
+void
+jc_count_changes(int64 job_id, int64 processing, int64 completed,
+				 int64 failed)
+{
+	int			column = SPI_fnumber(SPI_tuptable->tupdesc, "stripe_tid");
+	Datum		values[5];
+	bool		isnull;
+	Datum		tid;
+
+	if (column <= 0)
+		elog(ERROR, "column stripe_tid is missing");
+	tid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column,
+						&isnull);
+	if (isnull)
+	{
+		values[0] = Int64GetDatum(job_id);
+		values[1] = jc_stripe();
+		values[2] = Int64GetDatum(processing);
+		values[3] = Int64GetDatum(completed);
+		values[4] = Int64GetDatum(failed);
+		if (jc_execute(&count_by_key, values, NULL, false) != 1)
+			return;
+		tid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							&isnull);
+	}
+	remember_version(job_id, (ItemPointer) DatumGetPointer(tid));
 }
 
 Datum

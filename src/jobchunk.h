@@ -54,7 +54,7 @@ extern bool jc_notify;
  * for the schema the calling function lives in.  expect is the SPI_OK_* code
  * a successful execution returns.
  */
-#define JC_MAX_ARGS 10
+#define JC_MAX_ARGS 11
 
 typedef struct JcQuery
 {
@@ -105,6 +105,27 @@ typedef struct JcQuery
 	"updated_at = " JC_CLOCK ") "
 
 /*
+ * For a statement that changes chunks of one job only, the job's id job: a
+ * CTE "counted" that adds changes (a SET list of the counts, each followed
+ * by a comma) to the stripe row's version at tid (a parameter: the version
+ * this backend wrote last, see counts.c), if that is the job's stripe
+ * stripe and still its current version, and the condition when holds;
+ * otherwise it changes nothing.  The statement's rows carry JC_COUNTED_TID,
+ * the version it wrote, or NULL; after it, jc_count_changes() adds the
+ * changes by the row's key if it wrote none.
+ */
+#define JC_COUNT_AT(job, changes, stripe, tid, when) \
+	"counted AS (UPDATE @extschema@.job_counts AS k SET " changes \
+	"updated_at = " JC_CLOCK " " \
+	"WHERE k.ctid OPERATOR(pg_catalog.=) " tid " " \
+	"AND k.job_id OPERATOR(pg_catalog.=) " job " " \
+	"AND k.stripe OPERATOR(pg_catalog.=) " stripe " AND " when " " \
+	"RETURNING k.ctid) "
+
+/* The column a statement counting with JC_COUNT_AT returns its rows with */
+#define JC_COUNTED_TID "(SELECT ctid FROM counted) AS stripe_tid"
+
+/*
  * A statement that locks job $1 with the row lock strength given, which may
  * end in SKIP LOCKED, and returns its state: no row if there is no such job,
  * or if the lock was skipped.
@@ -152,7 +173,7 @@ extern uint64 jc_execute(JcQuery *query, Datum *values, const char *nulls,
 extern uint64 jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 									 Datum *values, const char *nulls,
 									 bool read_only);
-extern void jc_return_tuptable(FunctionCallInfo fcinfo);
+extern void jc_return_tuptable(FunctionCallInfo fcinfo, int extra);
 extern Tuplestorestate *jc_result_store(FunctionCallInfo fcinfo);
 extern Datum jc_result_value(int column, bool *isnull);
 extern int64 jc_result_int64(uint64 row, int column);
@@ -180,6 +201,9 @@ extern void jc_check_cascades(void);
 
 /* counts.c */
 extern Datum jc_stripe(void);
+extern Datum jc_stripe_tid(const int64 *job_id, char *null);
+extern void jc_count_changes(int64 job_id, int64 processing, int64 completed,
+							 int64 failed);
 extern void jc_move_stripe_on(void);
 
 /* statistics.c */

@@ -25,6 +25,7 @@
  */
 #include "jobchunk.h"
 
+#include "access/htup_details.h"
 #include "access/tupconvert.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
@@ -411,19 +412,31 @@ jc_result_store(FunctionCallInfo fcinfo)
 }
 
 /*
- * Add the rows in SPI_tuptable to the result of the set-returning function
- * called through fcinfo.  They must have the function's row type's columns,
- * in its order; a row type with dropped columns (a table's, after ALTER
- * TABLE ... DROP COLUMN) has more attributes than the rows, so they are
- * converted.
+ * Add the rows in SPI_tuptable, less their last extra columns, to the result
+ * of the set-returning function called through fcinfo.  They must have the
+ * function's row type's columns, in its order; a row type with dropped
+ * columns (a table's, after ALTER TABLE ... DROP COLUMN) has more attributes
+ * than the rows, so they are converted.
  */
 void
-jc_return_tuptable(FunctionCallInfo fcinfo)
+jc_return_tuptable(FunctionCallInfo fcinfo, int extra)
 {
 	Tuplestorestate *tupstore = jc_result_store(fcinfo);
+	TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+	TupleDesc	rowdesc = tupdesc;
 	TupleConversionMap *map;
+	Datum	   *values = NULL;
+	bool	   *nulls = NULL;
 
-	map = convert_tuples_by_position(SPI_tuptable->tupdesc,
+	if (extra > 0)
+	{
+		rowdesc = CreateTemplateTupleDesc(tupdesc->natts - extra);
+		for (int i = 1; i <= rowdesc->natts; i++)
+			TupleDescCopyEntry(rowdesc, (AttrNumber) i, tupdesc, (AttrNumber) i);
+		values = palloc(tupdesc->natts * sizeof(Datum));
+		nulls = palloc(tupdesc->natts * sizeof(bool));
+	}
+	map = convert_tuples_by_position(rowdesc,
 									 ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc,
 									 "row type of query does not match function result type");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -431,6 +444,11 @@ jc_return_tuptable(FunctionCallInfo fcinfo)
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 
 		CHECK_FOR_INTERRUPTS();
+		if (extra > 0)
+		{
+			heap_deform_tuple(tuple, tupdesc, values, nulls);
+			tuple = heap_form_tuple(rowdesc, values, nulls);
+		}
 		if (map != NULL)
 			tuple = execute_attr_map_tuple(tuple, map);
 		tuplestore_puttuple(tupstore, tuple);
@@ -467,7 +485,7 @@ jc_execute_into_result(FunctionCallInfo fcinfo, JcQuery *query,
 #else
 	(void) tupstore;
 	check_result(query, run_plan(query, plan, values, nulls, read_only, NULL));
-	jc_return_tuptable(fcinfo);
+	jc_return_tuptable(fcinfo, 0);
 #endif
 	return SPI_processed;
 }

@@ -96,10 +96,13 @@ static JcQuery mark_completed = {
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "-1", "1", "0", "$3")
-		"SELECT chunk FROM changed",
-	.nargs = 3,
-	.argtypes = {INT8OID, INT8OID, INT4OID},
+		JC_COUNT_AT("(SELECT job_id FROM changed)",
+					"processing = k.processing OPERATOR(pg_catalog.-) 1, "
+					"completed = k.completed OPERATOR(pg_catalog.+) 1, ",
+					"$3", "$4", "true")
+		"SELECT chunk, job_id, " JC_COUNTED_TID " FROM changed",
+	.nargs = 4,
+	.argtypes = {INT8OID, INT8OID, INT4OID, TIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -436,8 +439,8 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
 	int64		token;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		processed;
 
 	jc_check_nargs(fcinfo, 2);
@@ -447,9 +450,19 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int64GetDatum(token);
 	values[2] = jc_stripe();
+	values[3] = jc_stripe_tid(NULL, &nulls[3]);
 
 	jc_connect(fcinfo);
 	processed = jc_execute(&mark_completed, values, nulls, false);
+	if (processed == 1)
+	{
+		bool		isnull;
+		Datum		chunk = jc_result_value(1, &isnull);
+
+		jc_count_changes(jc_result_int64(0, 2), -1, 1, 0);
+		jc_finish();
+		PG_RETURN_DATUM(chunk);
+	}
 	if (processed == 0 && nulls[1] != 'n')
 		processed = jc_execute(&completed_under_token, values, nulls, false);
 	PG_RETURN_DATUM(changed(processed, chunk_id, nulls[1], token,
@@ -674,7 +687,7 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 			 (unsigned long long) ndone, nids);
 	}
 
-	jc_return_tuptable(fcinfo);
+	jc_return_tuptable(fcinfo, 0);
 	jc_finish();
 	return (Datum) 0;
 }
