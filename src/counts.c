@@ -88,21 +88,28 @@ jc_move_stripe_on(void)
 
 /*
  * The version of its stripe row of job job_id that this backend wrote last,
- * as the parameter of a JC_COUNT_AT statement; of any job when job_id is
- * NULL (a statement that changes a chunk named by id: its job is likely the
- * one counted last).  Sets *null to 'n' when there is none.
+ * as the parameter of a JC_COUNT_AT statement (a copy, in the current
+ * memory context: a call made from a trigger while the statement runs may
+ * change what is remembered); of any job when job_id is NULL (a statement
+ * that changes a chunk named by id: its job is likely the one counted
+ * last).  Sets *null to 'n' when there is none.
  */
 Datum
 jc_stripe_tid(const int64 *job_id, char *null)
 {
 	StripeVersion *version = NULL;
+	ItemPointer tid;
 
 	if (job_id == NULL)
 		version = last_version_valid ? &last_version : NULL;
 	else if (versions != NULL)
 		version = hash_search(versions, job_id, HASH_FIND, NULL);
 	*null = version != NULL ? ' ' : 'n';
-	return version != NULL ? PointerGetDatum(&version->tid) : (Datum) 0;
+	if (version == NULL)
+		return (Datum) 0;
+	tid = palloc(sizeof(ItemPointerData));
+	ItemPointerCopy(&version->tid, tid);
+	return PointerGetDatum(tid);
 }
 
 /* Remember tid as the version of job job_id's stripe row last written */
