@@ -143,11 +143,7 @@ static JcQuery count_by_key = {
 	.sql = "INSERT INTO @extschema@.job_counts AS k "
 		"(job_id, stripe, processing, completed, failed, updated_at) "
 		"VALUES ($1, $2, $3, $4, $5, " JC_CLOCK ") "
-		"ON CONFLICT (job_id, stripe) DO UPDATE SET "
-		"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, "
-		"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, "
-		"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, "
-		"updated_at = " JC_CLOCK " RETURNING k.ctid",
+		JC_ADD_TO_STRIPE "RETURNING k.ctid",
 	.nargs = 5,
 	.argtypes = {INT8OID, INT4OID, INT8OID, INT8OID, INT8OID},
 	.expect = SPI_OK_INSERT_RETURNING

@@ -98,11 +98,15 @@ typedef struct JcQuery
 	"pg_catalog.sum(" processing "), pg_catalog.sum(" completed "), " \
 	"pg_catalog.sum(" failed "), " JC_CLOCK " " \
 	"FROM " source " AS d GROUP BY d.job_id ORDER BY d.job_id " \
+	JC_ADD_TO_STRIPE ") "
+
+/* How an insert into job_counts AS k adds to the stripe row that exists */
+#define JC_ADD_TO_STRIPE \
 	"ON CONFLICT (job_id, stripe) DO UPDATE SET " \
 	"processing = k.processing OPERATOR(pg_catalog.+) excluded.processing, " \
 	"completed = k.completed OPERATOR(pg_catalog.+) excluded.completed, " \
 	"failed = k.failed OPERATOR(pg_catalog.+) excluded.failed, " \
-	"updated_at = " JC_CLOCK ") "
+	"updated_at = " JC_CLOCK " "
 
 /*
  * For a statement that changes chunks of one job only, the job's id job: a
