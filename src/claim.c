@@ -71,7 +71,6 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "utils/hsearch.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -434,6 +433,26 @@ jc_forget_position(int64 job_id)
 }
 
 /*
+ * A table of this backend keyed by job id (an int64 first in each entry of
+ * entrysize bytes), ready for one more entry: table, or a new one when
+ * table is NULL or holds max entries already (those are forgotten, so that
+ * a backend serving ever new jobs does not grow without end).
+ */
+HTAB *
+jc_job_table(HTAB *table, const char *name, Size entrysize, long max)
+{
+	HASHCTL		ctl;
+
+	if (table != NULL && hash_get_num_entries(table) < max)
+		return table;
+	if (table != NULL)
+		hash_destroy(table);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = entrysize;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+/*
  * The position of this backend in the job, invalid when new or forgotten.
  * The pointer is good until the next call of a jobchunk function, which a
  * statement can make (from a trigger): copy what is needed across
@@ -445,20 +464,8 @@ position_of(int64 job_id)
 	ClaimPosition *position;
 	bool		found;
 
-	if (positions != NULL && hash_get_num_entries(positions) >= MAX_POSITIONS)
-	{
-		hash_destroy(positions);
-		positions = NULL;
-	}
-	if (positions == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(ClaimPosition);
-		positions = hash_create("jobchunk claim positions", 64, &ctl,
-								HASH_ELEM | HASH_BLOBS);
-	}
+	positions = jc_job_table(positions, "jobchunk claim positions",
+							 sizeof(ClaimPosition), MAX_POSITIONS);
 	position = hash_search(positions, &job_id, HASH_ENTER, &found);
 	if (!found || position->epoch != positions_epoch)
 	{

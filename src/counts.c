@@ -55,7 +55,6 @@
 #include "catalog/pg_type.h"
 #include "storage/itemptr.h"
 #include "storage/proc.h"
-#include "utils/hsearch.h"
 
 /* How many stripes this backend has moved on by, modulo JC_STRIPES */
 static int	stripes_moved = 0;
@@ -118,20 +117,8 @@ remember_version(int64 job_id, ItemPointer tid)
 {
 	StripeVersion *version;
 
-	if (versions != NULL && hash_get_num_entries(versions) >= MAX_VERSIONS)
-	{
-		hash_destroy(versions);
-		versions = NULL;
-	}
-	if (versions == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(StripeVersion);
-		versions = hash_create("jobchunk stripe versions", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS);
-	}
+	versions = jc_job_table(versions, "jobchunk stripe versions",
+							sizeof(StripeVersion), MAX_VERSIONS);
 	version = hash_search(versions, &job_id, HASH_ENTER, NULL);
 	ItemPointerCopy(tid, &version->tid);
 	last_version = *version;

@@ -15,6 +15,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/hsearch.h"
 #include "utils/tuplestore.h"
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"				/* VARDATA_ANY and the like, in postgres.h before 16 */
@@ -199,6 +200,8 @@ extern uint64 jc_take_back_expired(const int64 *job_id, int n, TimestampTz now);
 extern void jc_forget_position(int64 job_id);
 extern void jc_forget_positions(void);
 extern void jc_end_turns(bool committed);
+extern HTAB *jc_job_table(HTAB *table, const char *name, Size entrysize,
+						  long max);
 
 /* cascades.c */
 extern void jc_check_cascades(void);
