@@ -22,6 +22,14 @@ use Test::More;
 
 use JobchunkTest;
 
+# The README's least-privilege set-up (the SQL block after "A
+# least-privilege set-up"), less its CREATE ROLE lines: the roles are made
+# once for the cluster, below.  (The tests run in the source tree.)
+my ($readme_setup) =
+  slurp_file('README.md') =~ /^A least-privilege set-up.*?^```sql\n(.*?)^```$/ms;
+ok(defined $readme_setup, 'the README has its least-privilege set-up');
+my $readme_grants = join("\n", grep { !/^CREATE ROLE / } split(/\n/, $readme_setup // ''));
+
 my $old = PostgreSQL::Test::Cluster->new('old');
 $old->init;
 $old->start;
@@ -64,34 +72,7 @@ foreach my $db (sort keys %shard_of)
 		$hardening{$db}
 		CREATE EXTENSION jobchunk;
 		$set_shard
-		GRANT USAGE ON SCHEMA jobchunk TO jobchunk_worker, jobchunk_producer, jobchunk_reader;
-		GRANT EXECUTE ON FUNCTION
-			jobchunk.jc_next_pending(bigint, text, interval),
-			jobchunk.jc_claim(bigint, integer, text, interval),
-			jobchunk.jc_mark_processing(bigint, text, interval),
-			jobchunk.jc_heartbeat(bigint, bigint, interval),
-			jobchunk.jc_mark_completed(bigint, bigint),
-			jobchunk.jc_mark_completed(bigint[], bigint[]),
-			jobchunk.jc_mark_failed(bigint, text, bigint)
-			TO jobchunk_worker;
-		GRANT EXECUTE ON FUNCTION
-			jobchunk.jc_create_job(text),
-			jobchunk.jc_create_chunks(bigint, bigint, integer),
-			jobchunk.jc_retry(bigint),
-			jobchunk.jc_pause_job(bigint),
-			jobchunk.jc_resume_job(bigint),
-			jobchunk.jc_cancel_job(bigint),
-			jobchunk.jc_purge_job(bigint),
-			jobchunk.jc_purge_jobs(interval)
-			TO jobchunk_producer;
-		GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO jobchunk_producer;
-		GRANT EXECUTE ON FUNCTION
-			jobchunk.jc_chunks(bigint, text),
-			jobchunk.jc_chunk(bigint),
-			jobchunk.jc_statistics(bigint),
-			jobchunk.jc_progress(bigint),
-			jobchunk.jc_is_complete(bigint)
-			TO jobchunk_reader;
+		$readme_grants
 		GRANT USAGE ON SCHEMA jobchunk TO jobchunk_editor;
 		GRANT SELECT, UPDATE (priority) ON jobchunk.job_chunks TO jobchunk_editor;
 	});
