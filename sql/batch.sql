@@ -1,6 +1,6 @@
 --
--- Claiming and completing many chunks in one call: jc_claim and
--- jc_mark_completed(bigint[], bigint[]).
+-- Claiming, completing and keeping many chunks in one call: jc_claim,
+-- jc_mark_completed(bigint[], bigint[]) and jc_heartbeat_batch.
 --
 SET search_path = jobchunk, public;
 
@@ -62,6 +62,64 @@ SELECT replace(sql, :'t7', 't7') AS sql, replace(outcome(sql), :'t7', 't7') AS o
     ('SELECT jobchunk.jc_claim(99, 2)'),
     ('SELECT jobchunk.jc_claim(70, 2, repeat(''x'', 256))'),
     ('SELECT jobchunk.jc_claim(70, 2, NULL, interval ''-1 second'')')
+) AS t(sql);
+SELECT fingerprint() = :'before' AS unchanged;
+
+-- Heartbeats of many: every lease extended to at least the time of the
+-- call + extend, none shortened, each new expiry returned in id order.
+SELECT array_agg(id ORDER BY id DESC) AS hids,
+       array_agg(lease_token ORDER BY id DESC) AS htokens,
+       min(id) AS h1
+FROM job_chunks WHERE job_id = 70 AND status = 'processing' \gset
+SELECT lease_token AS t1 FROM job_chunks WHERE id = :h1 \gset
+SELECT jc_heartbeat(:h1, :t1, interval '3 hours') IS NOT NULL AS extended;
+SELECT statement_timestamp() AS called \gset
+CREATE TEMP TABLE beat AS
+SELECT * FROM jc_heartbeat_batch(:'hids', :'htokens', interval '2 hours') WITH ORDINALITY;
+SELECT id - :h1 AS chunk, chunk_index,
+       CASE WHEN b.lease_expires_at > :'called'::timestamptz + interval '150 minutes'
+            THEN 'its own 3 hours' ELSE 'call + 2 hours' END AS lease,
+       b.lease_expires_at = c.lease_expires_at AS stored,
+       c.updated_at >= :'called' AS updated
+FROM beat AS b JOIN job_chunks AS c USING (id)
+ORDER BY b.ordinality;
+SELECT bool_and(lease_expires_at - interval '2 hours' BETWEEN :'called' AND clock_timestamp())
+           AS from_the_call
+FROM beat WHERE id <> :h1;
+-- Shorter: the leases stay as they are, and are returned.
+SELECT count(*) FROM jc_heartbeat_batch(:'hids', :'htokens', interval '1 minute')
+    JOIN beat USING (id, lease_expires_at)
+    JOIN job_chunks USING (id, lease_expires_at);
+-- Without extend, jobchunk.lease_timeout (5 minutes) from the call.
+SELECT array_agg(id) AS oids, array_agg(lease_token) AS otokens
+FROM job_chunks WHERE job_id = 71 AND status = 'processing' \gset
+SELECT count(*) AS chunks,
+       bool_and(lease_expires_at - interval '5 minutes'
+                BETWEEN statement_timestamp() AND clock_timestamp()) AS lease_timeout
+FROM jc_heartbeat_batch(:'oids', :'otokens');
+SELECT count(*) FROM jc_heartbeat_batch('{}', '{}');
+
+-- All or none: a chunk whose lease is lost fails the call, which names the
+-- first such chunk in the caller's order and why, and changes nothing.
+SELECT min(id) AS done FROM job_chunks WHERE job_id = 70 AND status = 'completed' \gset
+SELECT lease_token AS td FROM job_chunks WHERE id = :done \gset
+INSERT INTO crawl_jobs (id, name) VALUES (73, 'fourth');
+SELECT id AS pend FROM jc_create_chunks(73, 1) \gset
+SELECT fingerprint() AS before \gset
+SELECT regexp_replace(sql, '[0-9]{12,}', 'T', 'g') AS sql,
+       regexp_replace(outcome(sql), '[0-9]{12,}', 'T', 'g') AS outcome FROM (VALUES
+    ('SELECT jobchunk.jc_heartbeat_batch(''' || :'hids' || ''', ARRAY[' || array_to_string(:'htokens'::bigint[], ', ') || ' - 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :done || '], ARRAY[' || :t1 || ', ' || :td || '])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :pend || '], ARRAY[' || :t1 || ', 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', -5], ARRAY[' || :t1 || ', 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :h1 || '], ARRAY[1, 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', NULL], ARRAY[1, 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || '], ARRAY[1, 1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || '], ARRAY[NULL]::bigint[])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[[' || :h1 || ']], ARRAY[[1]])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || '], NULL)'),
+    ('SELECT jobchunk.jc_heartbeat_batch(NULL, ARRAY[1])'),
+    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || '], ARRAY[1], interval ''-1 second'')')
 ) AS t(sql);
 SELECT fingerprint() = :'before' AS unchanged;
 

@@ -1,6 +1,6 @@
 --
--- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5
--- and 1.6 to 1.7, holding data: the data survive, chunks in flight get a
+-- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5,
+-- 1.6 and 1.7 to 1.8, holding data: the data survive, chunks in flight get a
 -- lease, the counts a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
@@ -13,7 +13,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.7's, which
+-- The rows 1.0 left behind.  The library installed is already 1.8's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -53,7 +53,7 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- Neither 1.1, 1.2, 1.3, 1.4, 1.5 nor 1.6 is the library's version; 1.7 is.
+-- Neither 1.1, 1.2, 1.3, 1.4, 1.5, 1.6 nor 1.7 is the library's version; 1.8 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -108,9 +108,15 @@ SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT proname, proconfig FROM pg_proc
 WHERE pronamespace = 'jobchunk'::regnamespace AND proconfig <> '{"search_path=pg_catalog, pg_temp"}'
 ORDER BY 1;
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+-- 1.8: heartbeats of many.
+ALTER EXTENSION jobchunk UPDATE TO '1.8';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 
 -- The new and changed functions work on the old data.
 SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
+SELECT id, date_trunc('second', lease_expires_at - now()) AS lease
+FROM jc_heartbeat_batch('{2}', '{1}', interval '2 hours');
 SELECT id, status FROM jc_mark_completed(2, 1);
 SELECT id, chunk_index,
        lease_token BETWEEN

@@ -7,7 +7,7 @@
  *		processing -> completed		jc_mark_completed(), one or many
  *		processing -> failed		jc_mark_failed()
  *		failed     -> pending		jc_retry(), at most jobchunk.max_retries times
- *		(lease extended)			jc_heartbeat()
+ *		(lease extended)			jc_heartbeat(), jc_heartbeat_batch()
  *
  * Each change is one UPDATE that matches only a chunk in the status it starts
  * from and, when the caller gives a lease token, only while that token is the
@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(jc_mark_completed_many);
 PG_FUNCTION_INFO_V1(jc_mark_failed);
 PG_FUNCTION_INFO_V1(jc_retry);
 PG_FUNCTION_INFO_V1(jc_heartbeat);
+PG_FUNCTION_INFO_V1(jc_heartbeat_batch);
 
 /*
  * The chunk named by $1 is in status s.  These statements find their chunk
@@ -205,6 +206,31 @@ static JcQuery heartbeat = {
 	.nargs = 3,
 	.argtypes = {INT8OID, INT8OID, TIMESTAMPTZOID},
 	.expect = SPI_OK_UPDATE_RETURNING
+};
+
+/*
+ * The chunks of a batch are locked in id order before their leases are
+ * extended, as mark_completed_many's are, and for the same reason.  Returns
+ * each chunk's id and new expiry, in id order.
+ */
+static JcQuery heartbeat_batch = {
+	.sql = "WITH u AS ("
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), "
+		"locked AS ("
+		"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
+		"WHERE " FENCED_BATCH
+		"ORDER BY c.id FOR UPDATE OF c), "
+		"changed AS ("
+		"UPDATE @extschema@.job_chunks AS c "
+		"SET lease_expires_at = GREATEST(c.lease_expires_at, $3), "
+		"updated_at = pg_catalog.now() "
+		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
+		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
+		"RETURNING c.id, c.lease_expires_at) "
+		"SELECT * FROM changed ORDER BY id",
+	.nargs = 3,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID},
+	.expect = SPI_OK_SELECT
 };
 
 static JcQuery chunk_state = {
@@ -602,6 +628,76 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, int *n)
 }
 
 /*
+ * The arguments chunk_ids (argument 0) and lease_tokens (argument 1) of a
+ * batch call: returns the chunk ids, in the caller's order, and sets *tokens
+ * to the tokens, or to NULL if lease_tokens is NULL, and *n to the number of
+ * chunks.  Each chunk may appear once, and lease_tokens must match
+ * chunk_ids.
+ */
+static int64 *
+batch_args(FunctionCallInfo fcinfo, int64 **tokens, int *n)
+{
+	int64	   *ids;
+	int64	   *sorted;
+	int			ntokens;
+
+	ids = int64_array_arg(fcinfo, 0, "chunk_ids", n);
+	*tokens = NULL;
+	if (!PG_ARGISNULL(1))
+	{
+		*tokens = int64_array_arg(fcinfo, 1, "lease_tokens", &ntokens);
+		if (ntokens != *n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lease_tokens must be as long as chunk_ids"),
+					 errdetail("The arrays have lengths %d (chunk_ids) and %d (lease_tokens).",
+							   *n, ntokens)));
+	}
+
+	sorted = palloc(sizeof(int64) * Max(*n, 1));
+	memcpy(sorted, ids, sizeof(int64) * *n);
+	qsort(sorted, *n, sizeof(int64), compare_int64);
+	for (int i = 1; i < *n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (sorted[i] == sorted[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("chunk %lld appears more than once in chunk_ids",
+							(long long) sorted[i])));
+	}
+	return ids;
+}
+
+/*
+ * The last statement of a batch call changed only some of its n chunks ids,
+ * each fenced by its token in tokens (unfenced if tokens is NULL); its rows
+ * are in id order, with the id in column 1.  Explain why the first chunk, in
+ * the caller's order, that it did not change was not changed, and raise the
+ * error.
+ */
+static void
+pg_attribute_noreturn()
+refuse_batch(const int64 *ids, const int64 *tokens, int n, const char *done)
+{
+	uint64		nchanged = SPI_processed;
+	int64	   *changed_ids = palloc(sizeof(int64) * Max(nchanged, 1));
+
+	for (uint64 i = 0; i < nchanged; i++)
+		changed_ids[i] = jc_result_int64(i, 1);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (bsearch(&ids[i], changed_ids, nchanged, sizeof(int64),
+					compare_int64) == NULL)
+			refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
+				   done, JC_PROCESSING);
+	}
+	elog(ERROR, "changed %llu of %d chunks, but each was changed",
+		 (unsigned long long) nchanged, n);
+}
+
+/*
  * jc_mark_completed(chunk_ids bigint[], lease_tokens bigint[] DEFAULT NULL)
  *		RETURNS SETOF job_chunks
  *
@@ -613,41 +709,14 @@ Datum
 jc_mark_completed_many(PG_FUNCTION_ARGS)
 {
 	int			nids;
-	int			ntokens = 0;
 	int64	   *ids;
-	int64	   *tokens = NULL;
-	int64	   *sorted;
-	int64	   *done;
+	int64	   *tokens;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	uint64		ndone;
 
 	jc_check_not_null(fcinfo, 0);
-	ids = int64_array_arg(fcinfo, 0, "chunk_ids", &nids);
-	if (!PG_ARGISNULL(1))
-	{
-		tokens = int64_array_arg(fcinfo, 1, "lease_tokens", &ntokens);
-		if (ntokens != nids)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lease_tokens must be as long as chunk_ids"),
-					 errdetail("The arrays have lengths %d (chunk_ids) and %d (lease_tokens).",
-							   nids, ntokens)));
-	}
-
-	sorted = palloc(sizeof(int64) * Max(nids, 1));
-	memcpy(sorted, ids, sizeof(int64) * nids);
-	qsort(sorted, nids, sizeof(int64), compare_int64);
-	for (int i = 1; i < nids; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (sorted[i] == sorted[i - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("chunk %lld appears more than once in chunk_ids",
-							(long long) sorted[i])));
-	}
-
+	ids = batch_args(fcinfo, &tokens, &nids);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
@@ -663,29 +732,41 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	 */
 	if (ndone < (uint64) nids && tokens != NULL)
 		ndone = jc_execute(&completed_many_under_tokens, values, NULL, false);
-
 	if (ndone < (uint64) nids)
-	{
-		/* Name the first chunk, in the caller's order, that was not done. */
-		done = palloc(sizeof(int64) * Max(ndone, 1));
-		for (uint64 i = 0; i < ndone; i++)
-		{
-			bool		isnull;
+		refuse_batch(ids, tokens, nids, "marked completed");
 
-			done[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-												  SPI_tuptable->tupdesc, 1,
-												  &isnull));
-		}
-		for (int i = 0; i < nids; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (bsearch(&ids[i], done, ndone, sizeof(int64), compare_int64) == NULL)
-				refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
-					   "marked completed", JC_PROCESSING);
-		}
-		elog(ERROR, "completed %llu of %d chunks, but each was done",
-			 (unsigned long long) ndone, nids);
-	}
+	jc_return_tuptable(fcinfo, 0);
+	jc_finish();
+	return (Datum) 0;
+}
+
+/*
+ * jc_heartbeat_batch(chunk_ids bigint[], lease_tokens bigint[],
+ *					  extend interval DEFAULT NULL)
+ *		RETURNS TABLE (id bigint, lease_expires_at timestamptz)
+ *
+ * jc_heartbeat() of every chunk in chunk_ids, under the lease token at the
+ * same position in lease_tokens, or of none of them.  Returns each chunk's
+ * new expiry, in id order.
+ */
+Datum
+jc_heartbeat_batch(PG_FUNCTION_ARGS)
+{
+	int			nids;
+	int64	   *ids;
+	int64	   *tokens;
+	Datum		values[3];
+
+	jc_check_not_null(fcinfo, 0);
+	jc_check_not_null(fcinfo, 1);
+	ids = batch_args(fcinfo, &tokens, &nids);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
+
+	jc_connect(fcinfo);
+	if (jc_execute(&heartbeat_batch, values, NULL, false) < (uint64) nids)
+		refuse_batch(ids, tokens, nids, "given a longer lease");
 
 	jc_return_tuptable(fcinfo, 0);
 	jc_finish();

@@ -93,10 +93,24 @@ is(sqlstate('proxy',
 	'0A000', 'a batch on two shards is refused');
 is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed(ARRAY[NULL, $claimed[1][0]]::bigint[])"),
 	'22023', 'a batch with a NULL element: refused by the shard, as on one server');
+is(sqlstate('proxy',
+		"SELECT jobchunk.jc_heartbeat_batch(ARRAY[$claimed[0][0], $claimed[1][0]], ARRAY[$claimed[0][1], $claimed[1][1]])"),
+	'0A000', 'a batch heartbeat on two shards is refused');
+my $leases = q{SELECT string_agg(id || ':' || lease_expires_at, ',') FROM jobchunk.job_chunks
+	WHERE status = 'processing'};
+my @leases_before = (shard(0, $leases), shard(1, $leases));
 is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[0][0]") . '/'
 	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[1][0]"),
 	'processing/processing',
-	'the refused batch changed nothing');
+	'the refused batches changed nothing');
+is( proxy(
+		"SELECT count(*) FROM jobchunk.jc_heartbeat_batch(ARRAY[$_->[0]], ARRAY[$_->[1]], interval '3 hours')
+		 WHERE lease_expires_at > now() + interval '2 hours'"),
+	1,
+	"a batch heartbeat on shard of chunk $_->[0] extends its lease")
+  for @claimed;
+isnt(shard($_, $leases), $leases_before[$_], "the leases on shard $_ were extended")
+  for (0, 1);
 is( proxy(
 		"SELECT count(*) FROM jobchunk.jc_mark_completed(ARRAY[$_->[0]]::bigint[], ARRAY[$_->[1]]::bigint[])"),
 	1,
@@ -260,15 +274,15 @@ is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'),
 is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
 	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
 
-# An install of 1.0 updates to 1.1.  (A new install of 1.1 runs the same
-# update script: the tests above run on it.)
+# An install of 1.0 updates to 1.1 and 1.2.  (A new install of 1.2 runs the
+# same update scripts: the tests above run on it.)
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
 is( $node->safe_psql(
 		'proxy_old', q{
 	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
 	ALTER EXTENSION jobchunk_proxy UPDATE;
 	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
-	'1.1', 'jobchunk_proxy 1.0 updates to 1.1');
+	'1.2', 'jobchunk_proxy 1.0 updates to 1.2');
 
 $node->stop;
 done_testing();
