@@ -99,6 +99,21 @@ SELECT count(*) AS chunks,
 FROM jc_heartbeat_batch(:'oids', :'otokens');
 SELECT count(*) FROM jc_heartbeat_batch('{}', '{}');
 
+-- Each heartbeat has one form, so that a statement whose parameters come
+-- without a type (as asyncpg, pgx and pgbench -M prepared send them) can
+-- choose it; jc_mark_completed's two forms cannot be chosen so (42725).
+PREPARE beat AS SELECT jc_heartbeat($1, $2, $3);
+PREPARE beats AS SELECT * FROM jc_heartbeat_batch($1, $2, $3);
+SELECT name, parameter_types FROM pg_prepared_statements
+WHERE name IN ('beat', 'beats') ORDER BY name;
+CREATE TEMP TABLE beat1 AS EXECUTE beat(:h1, :t1, '1 hour');
+SELECT jc_heartbeat > now() AS extended FROM beat1;
+CREATE TEMP TABLE beats1 AS EXECUTE beats(:'hids', :'htokens', '1 hour');
+SELECT count(*) FROM beats1 WHERE lease_expires_at > now();
+DEALLOCATE beat;
+DEALLOCATE beats;
+SELECT outcome('PREPARE done AS SELECT jobchunk.jc_mark_completed($1, $2)');
+
 -- All or none: a chunk whose lease is lost fails the call, which names the
 -- first such chunk in the caller's order and why, and changes nothing.
 SELECT min(id) AS done FROM job_chunks WHERE job_id = 70 AND status = 'completed' \gset
