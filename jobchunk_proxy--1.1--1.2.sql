@@ -4,8 +4,8 @@
 \echo Use "ALTER EXTENSION jobchunk_proxy UPDATE TO '1.2'" to load this file. \quit
 
 --
--- jobchunk 1.8's heartbeat for a batch: all or none, so on one shard only,
--- as a batch completion.
+-- jobchunk 1.8's heartbeat for a batch, on one shard only, as a batch
+-- completion: its one row per chunk comes from that shard.
 --
 CREATE FUNCTION @extschema@.jc_heartbeat_batch(chunk_ids bigint[], lease_tokens bigint[],
                                                extend interval DEFAULT NULL)

@@ -366,15 +366,21 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
      $$(pg_temp.chunk({XR})).lease_expires_at BETWEEN statement_timestamp() + interval '100 years' AND clock_timestamp() + interval '100 years'$$),
     ('jc_heartbeat_batch(ARRAY[{R}], ARRAY[1], interval ''0'')', '22023', NULL, NULL),
     ('jc_heartbeat_batch(ARRAY[{R}], ARRAY[1], interval ''100 years 1 microsecond'')', '22023', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {S}], ARRAY[1, 1])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {S}], ARRAY[0, 2])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {P}], ARRAY[1, 0])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {C}], ARRAY[1, 1])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {F}], ARRAY[1, 1])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, {L}], ARRAY[1, 4])', '55000', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, 0], ARRAY[1, 1])', 'P0002', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[-9223372036854775808, {R}], ARRAY[1, 1])', 'P0002', NULL, NULL),
-    ('jc_heartbeat_batch(ARRAY[{R}, 9223372036854775807], ARRAY[1, -9223372036854775808])', 'P0002', NULL, NULL);
+    -- A lost lease, or no such chunk, is a NULL expiry, not an error.
+    ('jc_heartbeat_batch(ARRAY[{R}, {S}], ARRAY[1, 1])', 'ok', NULL,
+     $$(pg_temp.chunk({R})).lease_expires_at BETWEEN statement_timestamp() + interval '5 minutes' AND clock_timestamp() + interval '5 minutes' AND (pg_temp.chunk({S})).lease_expires_at < statement_timestamp() + interval '5 minutes'$$),
+    ('jc_heartbeat_batch(ARRAY[{R}, {S}], ARRAY[0, 2])', 'ok', NULL, NULL),
+    ('jc_heartbeat_batch(ARRAY[{R}, {P}], ARRAY[1, 0])', 'ok', NULL,
+     $$(pg_temp.chunk({P})).status = 'pending' AND (pg_temp.chunk({P})).lease_expires_at IS NULL$$),
+    ('jc_heartbeat_batch(ARRAY[{R}, {C}], ARRAY[1, 1])', 'ok', NULL,
+     $$(pg_temp.chunk({C})).status = 'completed' AND (pg_temp.chunk({C})).lease_expires_at IS NULL$$),
+    ('jc_heartbeat_batch(ARRAY[{R}, {F}], ARRAY[1, 1])', 'ok', NULL, NULL),
+    ('jc_heartbeat_batch(ARRAY[{R}, {L}], ARRAY[1, 4])', 'ok', NULL, NULL),
+    ('jc_heartbeat_batch(ARRAY[{R}, 0], ARRAY[1, 1])', 'ok', NULL,
+     $$(pg_temp.chunk({R})).lease_expires_at BETWEEN statement_timestamp() + interval '5 minutes' AND clock_timestamp() + interval '5 minutes'$$),
+    ('jc_heartbeat_batch(ARRAY[-9223372036854775808, {R}], ARRAY[1, 1])', 'ok', NULL, NULL),
+    ('jc_heartbeat_batch(ARRAY[{R}, 9223372036854775807], ARRAY[1, -9223372036854775808])', 'ok', NULL, NULL),
+    ('jc_heartbeat_batch(ARRAY[{S}, {C}, 0], ARRAY[1, 2, 3])', 'ok', NULL, NULL);
 
 -- jc_next_pending(job_id bigint DEFAULT NULL, task_id text DEFAULT NULL,
 --                 lease interval DEFAULT NULL): NULL job_id means any job.

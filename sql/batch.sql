@@ -114,19 +114,31 @@ DEALLOCATE beat;
 DEALLOCATE beats;
 SELECT outcome('PREPARE done AS SELECT jobchunk.jc_mark_completed($1, $2)');
 
--- All or none: a chunk whose lease is lost fails the call, which names the
--- first such chunk in the caller's order and why, and changes nothing.
+-- A chunk whose lease the caller lost (a stale token, a chunk completed or
+-- pending, no such chunk) gets a NULL expiry, and is left as it is; the
+-- others are extended.
 SELECT min(id) AS done FROM job_chunks WHERE job_id = 70 AND status = 'completed' \gset
 SELECT lease_token AS td FROM job_chunks WHERE id = :done \gset
 INSERT INTO crawl_jobs (id, name) VALUES (73, 'fourth');
 SELECT id AS pend FROM jc_create_chunks(73, 1) \gset
+CREATE TEMP TABLE lost AS
+SELECT * FROM job_chunks WHERE id IN (:h1, :done, :pend) ORDER BY id;
+SELECT statement_timestamp() AS called \gset
+SELECT CASE id WHEN :h1 THEN 'h1, stale token' WHEN :done THEN 'completed'
+               WHEN :pend THEN 'pending' WHEN -5 THEN 'no such chunk'
+               ELSE 'held' END AS chunk,
+       CASE WHEN lease_expires_at IS NULL THEN 'lost'
+            WHEN lease_expires_at - interval '4 hours' BETWEEN :'called' AND clock_timestamp()
+            THEN 'call + 4 hours' END AS lease
+FROM jc_heartbeat_batch(array_cat(ARRAY[:pend, -5, :done]::bigint[], :'hids'),
+                        array_cat(ARRAY[0, 1, :td]::bigint[],
+                                  array_cat(trim_array(:'htokens'::bigint[], 1), ARRAY[:t1 - 1])),
+                        interval '4 hours');
+SELECT count(*) AS unchanged FROM job_chunks AS c JOIN lost AS l ON l.id = c.id AND c = l;
+
+-- Bad arrays or leases are refused, and change nothing.
 SELECT fingerprint() AS before \gset
-SELECT regexp_replace(sql, '[0-9]{12,}', 'T', 'g') AS sql,
-       regexp_replace(outcome(sql), '[0-9]{12,}', 'T', 'g') AS outcome FROM (VALUES
-    ('SELECT jobchunk.jc_heartbeat_batch(''' || :'hids' || ''', ARRAY[' || array_to_string(:'htokens'::bigint[], ', ') || ' - 1])'),
-    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :done || '], ARRAY[' || :t1 || ', ' || :td || '])'),
-    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :pend || '], ARRAY[' || :t1 || ', 1])'),
-    ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', -5], ARRAY[' || :t1 || ', 1])'),
+SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', ' || :h1 || '], ARRAY[1, 1])'),
     ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || ', NULL], ARRAY[1, 1])'),
     ('SELECT jobchunk.jc_heartbeat_batch(ARRAY[' || :h1 || '], ARRAY[1, 1])'),

@@ -209,9 +209,12 @@ static JcQuery heartbeat = {
 };
 
 /*
- * The chunks of a batch are locked in id order before their leases are
- * extended, as mark_completed_many's are, and for the same reason.  Returns
- * each chunk's id and new expiry, in id order.
+ * One row for each chunk of a batch, in id order: its new expiry, or NULL if
+ * its token is no longer its current claim (or there is no such chunk).  The
+ * chunks still held are locked in id order before their leases are
+ * extended, so that a worker's batch heartbeat and its batch completion of
+ * the same chunks, given in other orders, cannot each hold a chunk the other
+ * waits for (jobs.spec).
  */
 static JcQuery heartbeat_batch = {
 	.sql = "WITH u AS ("
@@ -227,7 +230,9 @@ static JcQuery heartbeat_batch = {
 		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
 		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.id, c.lease_expires_at) "
-		"SELECT * FROM changed ORDER BY id",
+		"SELECT u.id, changed.lease_expires_at "
+		"FROM u LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) u.id "
+		"ORDER BY u.id",
 	.nargs = 3,
 	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID},
 	.expect = SPI_OK_SELECT
@@ -670,34 +675,6 @@ batch_args(FunctionCallInfo fcinfo, int64 **tokens, int *n)
 }
 
 /*
- * The last statement of a batch call changed only some of its n chunks ids,
- * each fenced by its token in tokens (unfenced if tokens is NULL); its rows
- * are in id order, with the id in column 1.  Explain why the first chunk, in
- * the caller's order, that it did not change was not changed, and raise the
- * error.
- */
-static void
-pg_attribute_noreturn()
-refuse_batch(const int64 *ids, const int64 *tokens, int n, const char *done)
-{
-	uint64		nchanged = SPI_processed;
-	int64	   *changed_ids = palloc(sizeof(int64) * Max(nchanged, 1));
-
-	for (uint64 i = 0; i < nchanged; i++)
-		changed_ids[i] = jc_result_int64(i, 1);
-	for (int i = 0; i < n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (bsearch(&ids[i], changed_ids, nchanged, sizeof(int64),
-					compare_int64) == NULL)
-			refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
-				   done, JC_PROCESSING);
-	}
-	elog(ERROR, "changed %llu of %d chunks, but each was changed",
-		 (unsigned long long) nchanged, n);
-}
-
-/*
  * jc_mark_completed(chunk_ids bigint[], lease_tokens bigint[] DEFAULT NULL)
  *		RETURNS SETOF job_chunks
  *
@@ -732,8 +709,24 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	 */
 	if (ndone < (uint64) nids && tokens != NULL)
 		ndone = jc_execute(&completed_many_under_tokens, values, NULL, false);
+
 	if (ndone < (uint64) nids)
-		refuse_batch(ids, tokens, nids, "marked completed");
+	{
+		/* Name the first chunk, in the caller's order, that was not done. */
+		int64	   *done = palloc(sizeof(int64) * Max(ndone, 1));
+
+		for (uint64 i = 0; i < ndone; i++)
+			done[i] = jc_result_int64(i, 1);
+		for (int i = 0; i < nids; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (bsearch(&ids[i], done, ndone, sizeof(int64), compare_int64) == NULL)
+				refuse(ids[i], tokens ? ' ' : 'n', tokens ? tokens[i] : 0,
+					   "marked completed", JC_PROCESSING);
+		}
+		elog(ERROR, "completed %llu of %d chunks, but each was done",
+			 (unsigned long long) ndone, nids);
+	}
 
 	jc_return_tuptable(fcinfo, 0);
 	jc_finish();
@@ -745,29 +738,28 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
  *					  extend interval DEFAULT NULL)
  *		RETURNS TABLE (id bigint, lease_expires_at timestamptz)
  *
- * jc_heartbeat() of every chunk in chunk_ids, under the lease token at the
- * same position in lease_tokens, or of none of them.  Returns each chunk's
- * new expiry, in id order.
+ * jc_heartbeat() of each chunk in chunk_ids under the lease token at the same
+ * position in lease_tokens, but for a chunk whose claim is no longer current
+ * it returns a NULL expiry instead of an error: a lost lease is no reason
+ * not to extend the others.  One row per chunk, in id order.
  */
 Datum
 jc_heartbeat_batch(PG_FUNCTION_ARGS)
 {
 	int			nids;
-	int64	   *ids;
 	int64	   *tokens;
 	Datum		values[3];
 
 	jc_check_not_null(fcinfo, 0);
 	jc_check_not_null(fcinfo, 1);
-	ids = batch_args(fcinfo, &tokens, &nids);
+	/* checks the arrays, which the statement reads itself */
+	(void) batch_args(fcinfo, &tokens, &nids);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
 
 	jc_connect(fcinfo);
-	if (jc_execute(&heartbeat_batch, values, NULL, false) < (uint64) nids)
-		refuse_batch(ids, tokens, nids, "given a longer lease");
-
+	jc_execute(&heartbeat_batch, values, NULL, false);
 	jc_return_tuptable(fcinfo, 0);
 	jc_finish();
 	return (Datum) 0;

@@ -188,9 +188,11 @@ my %kinds = (
 		      ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
 		      ARRAY(SELECT lease_token FROM mine ORDER BY seq), {lease})}
 	],
+	# A stale token's lease is never extended: a division by zero if it is.
 	heartbeat_batch_stale_token => [
-		1, '55000|P0002',
-		q{SELECT * FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}], ARRAY[{token} - 1])} ],
+		1, 'ok',
+		q{SELECT 1 / (lease_expires_at IS NULL)::int
+		  FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}], ARRAY[{token} - 1])} ],
 	heartbeat_batch_null =>
 	  [ 1, '22023', q{SELECT * FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}, NULL], ARRAY[{token}, 1])} ],
 	pause => [ 2, 'any', q{SELECT jobchunk.jc_pause_job({job})} ],

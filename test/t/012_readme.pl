@@ -1,6 +1,8 @@
 # The README's example session (the first SQL block under "## API"), run
 # as written with psql on a new database: every statement succeeds, and
-# jc_statistics() gives the row the README shows in its comment.
+# jc_statistics() gives the row the README shows in its comment.  Then the
+# batch worker of "## Writing a worker", run as written on the same job:
+# it claims, keeps and completes the chunks left.
 
 use strict;
 use warnings;
@@ -36,6 +38,19 @@ is($stderr, '', 'the example reports no error or warning');
 
 is($node->safe_psql('postgres', 'SELECT * FROM jobchunk.jc_statistics(1)'),
 	$shown, 'the statistics are those the example shows');
+
+my ($batch) = $readme =~ /^## Writing a worker\n.*?^Batch workers .*?^```sql\n(.*?)^```$/ms;
+ok(defined $batch, 'the README has a batch worker under "## Writing a worker"');
+my $batch_script = $PostgreSQL::Test::Utils::tmp_check . '/batch_worker.sql';
+append_to_file($batch_script, $batch);
+$ok = IPC::Run::run(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $batch_script ],
+	'>', \$stdout, '2>', \$stderr);
+ok($ok, 'the batch worker runs as written') or diag($stderr);
+is($stderr, '', 'the batch worker reports no error or warning');
+like($stdout, qr/^\s+4\n\(1 row\)/m, 'it completes the 4 chunks the example left pending');
+is($node->safe_psql('postgres', 'SELECT jobchunk.jc_is_complete(1)'),
+	't', 'the job is complete');
 
 $node->stop;
 done_testing();
