@@ -7,8 +7,9 @@
 -- A heartbeat for a batch.  A worker that claims chunks with jc_claim and
 -- completes them with one jc_mark_completed needed a jc_heartbeat per chunk
 -- to keep their leases; one call now extends every lease the worker still
--- holds, and returns a NULL expiry for each one it lost, instead of
--- refusing: the worker learns all its losses at once, and keeps the rest.
+-- holds, and returns a NULL expiry for each one it lost, where jc_heartbeat
+-- would refuse: the worker learns all its losses at once, and keeps the
+-- rest.
 -- It has a name of its own: a second form of jc_heartbeat would make a call
 -- whose parameters come without a type (asyncpg, pgx) ambiguous, as
 -- jc_mark_completed's two forms are, and break workers that call

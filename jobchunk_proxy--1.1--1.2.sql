@@ -4,8 +4,9 @@
 \echo Use "ALTER EXTENSION jobchunk_proxy UPDATE TO '1.2'" to load this file. \quit
 
 --
--- jobchunk 1.8's heartbeat for a batch, on one shard only, as a batch
--- completion: its one row per chunk comes from that shard.
+-- jobchunk 1.8's heartbeat for a batch goes to one shard, like a batch
+-- completion: its rows come in id order from one call, and a bad array is
+-- refused as on one server.
 --
 CREATE FUNCTION @extschema@.jc_heartbeat_batch(chunk_ids bigint[], lease_tokens bigint[],
                                                extend interval DEFAULT NULL)

@@ -330,6 +330,13 @@ BEGIN
                             (SELECT string_agg((e->>'chunk_index') || ' ' || (e->>'status'), ', '
                                                ORDER BY o)
                              FROM jsonb_array_elements(r) WITH ORDINALITY AS a(e, o))
+                        WHEN r->0 ? 'id' AND r->0 ? 'lease' THEN
+                            (SELECT string_agg(coalesce('chunk ' || c.chunk_index, 'no chunk') || ': '
+                                               || coalesce((e->>'lease') || ' s', 'lost'), ', '
+                                               ORDER BY o)
+                             FROM jsonb_array_elements(r) WITH ORDINALITY AS a(e, o)
+                             LEFT JOIN jobchunk.job_chunks AS c
+                                 ON c.id OPERATOR(pg_catalog.=) (e->>'id')::bigint)
                         WHEN r->0 ? 'total' OR r->0 ? 'total_chunks' THEN
                             format('%s chunks: %s pending, %s processing, %s completed, %s failed; %s %%, %s %%',
                                    coalesce(r->0->>'total', r->0->>'total_chunks'),

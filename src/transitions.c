@@ -209,9 +209,11 @@ static JcQuery heartbeat = {
 };
 
 /*
- * One row for each chunk of a batch, in id order: its new expiry, or NULL if
- * its token is no longer its current claim (or there is no such chunk).  The
- * chunks still held are locked in id order before their leases are
+ * One row for each chunk of a batch (batch_args() has refused repeated ids),
+ * in id order: its new expiry, or NULL if its token is no longer its current
+ * claim (or there is no such chunk); and whether it was locked, for a chunk
+ * locked but not changed can only be one whose change a trigger skipped.
+ * The chunks still held are locked in id order before their leases are
  * extended, so that a worker's batch heartbeat and its batch completion of
  * the same chunks, given in other orders, cannot each hold a chunk the other
  * waits for (jobs.spec).
@@ -230,8 +232,9 @@ static JcQuery heartbeat_batch = {
 		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
 		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
 		"RETURNING c.id, c.lease_expires_at) "
-		"SELECT u.id, changed.lease_expires_at "
+		"SELECT u.id, changed.lease_expires_at, locked.id IS NOT NULL "
 		"FROM u LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) u.id "
+		"LEFT JOIN locked ON locked.id OPERATOR(pg_catalog.=) u.id "
 		"ORDER BY u.id",
 	.nargs = 3,
 	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID},
@@ -634,23 +637,23 @@ int64_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, int *n)
 
 /*
  * The arguments chunk_ids (argument 0) and lease_tokens (argument 1) of a
- * batch call: returns the chunk ids, in the caller's order, and sets *tokens
- * to the tokens, or to NULL if lease_tokens is NULL, and *n to the number of
- * chunks.  Each chunk may appear once, and lease_tokens must match
- * chunk_ids.
+ * batch call: returns the chunk ids, in the caller's order, sets *n to their
+ * number and, unless tokens is NULL, *tokens to the tokens (NULL if
+ * lease_tokens is NULL).  Each chunk may appear at most once, and
+ * lease_tokens must match chunk_ids.
  */
 static int64 *
-batch_args(FunctionCallInfo fcinfo, int64 **tokens, int *n)
+batch_args(FunctionCallInfo fcinfo, int *n, int64 **tokens)
 {
 	int64	   *ids;
 	int64	   *sorted;
+	int64	   *given_tokens = NULL;
 	int			ntokens;
 
 	ids = int64_array_arg(fcinfo, 0, "chunk_ids", n);
-	*tokens = NULL;
 	if (!PG_ARGISNULL(1))
 	{
-		*tokens = int64_array_arg(fcinfo, 1, "lease_tokens", &ntokens);
+		given_tokens = int64_array_arg(fcinfo, 1, "lease_tokens", &ntokens);
 		if (ntokens != *n)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -671,6 +674,8 @@ batch_args(FunctionCallInfo fcinfo, int64 **tokens, int *n)
 					 errmsg("chunk %lld appears more than once in chunk_ids",
 							(long long) sorted[i])));
 	}
+	if (tokens != NULL)
+		*tokens = given_tokens;
 	return ids;
 }
 
@@ -693,7 +698,7 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
 	uint64		ndone;
 
 	jc_check_not_null(fcinfo, 0);
-	ids = batch_args(fcinfo, &tokens, &nids);
+	ids = batch_args(fcinfo, &nids, &tokens);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
@@ -740,27 +745,43 @@ jc_mark_completed_many(PG_FUNCTION_ARGS)
  *
  * jc_heartbeat() of each chunk in chunk_ids under the lease token at the same
  * position in lease_tokens, but for a chunk whose claim is no longer current
- * it returns a NULL expiry instead of an error: a lost lease is no reason
- * not to extend the others.  One row per chunk, in id order.
+ * it returns a NULL expiry where jc_heartbeat() would refuse: a lost lease is
+ * no reason not to extend the others.  One row per chunk, in id order.
  */
 Datum
 jc_heartbeat_batch(PG_FUNCTION_ARGS)
 {
 	int			nids;
-	int64	   *tokens;
 	Datum		values[3];
 
 	jc_check_not_null(fcinfo, 0);
 	jc_check_not_null(fcinfo, 1);
-	/* checks the arrays, which the statement reads itself */
-	(void) batch_args(fcinfo, &tokens, &nids);
+	(void) batch_args(fcinfo, &nids, NULL);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = jc_lease_end_arg(fcinfo, 2, GetCurrentTimestamp());
 
 	jc_connect(fcinfo);
-	jc_execute(&heartbeat_batch, values, NULL, false);
-	jc_return_tuptable(fcinfo, 0);
+	if (jc_execute(&heartbeat_batch, values, NULL, false) != (uint64) nids)
+		elog(ERROR, "heartbeat of %d chunks returned %llu rows",
+			 nids, (unsigned long long) SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		bool		expiry_null;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		(void) SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &expiry_null);
+		if (expiry_null &&
+			DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("chunk %lld cannot be given a longer lease",
+							(long long) jc_result_int64(i, 1)),
+					 errdetail("A trigger on job_chunks skipped the change.")));
+	}
+	jc_return_tuptable(fcinfo, 1);
 	jc_finish();
 	return (Datum) 0;
 }

@@ -2,10 +2,11 @@
 # every public call, valid and invalid, against a few small jobs: claims
 # with random short leases, completions with the right, a stale, a wrong or
 # no token, batch completions (valid and malformed), failures, retries,
-# heartbeats (one or a batch), pause, resume and cancel, a second jc_create_chunks, reads,
-# unknown ids and NULLs.  Each call runs through attempt(), which records
-# its SQLSTATE and, in a REPEATABLE READ transaction, whether a failed call
-# left every row as it was.  After each round the invariants are checked:
+# heartbeats (one or a batch), pause, resume and cancel, a second
+# jc_create_chunks, reads, unknown ids and NULLs.  Each call runs through
+# attempt(), which records its SQLSTATE and, in a REPEATABLE READ
+# transaction, whether a failed call left every row as it was.  After each
+# round the invariants are checked:
 #
 # - every chunk is in one of the four statuses, with a lease exactly while
 #   processing, and a retry count within jobchunk.max_retries;

@@ -2,11 +2,11 @@
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
 # goes to the shard that holds its job or chunk; claims of any job find the
 # chunks of every shard; errors come back with the shard's SQLSTATE; a batch
-# across shards is refused whole; the counts on each shard stay exact while
-# four workers drain both through the proxy; a shard that is down is passed
-# over by claims of any job, and one that refuses the caller is not; a
-# shard's number is set once, before its first id; the proxy's update from
-# 1.0.
+# completion or heartbeat across shards is refused whole; the counts on each
+# shard stay exact while four workers drain both through the proxy; a shard
+# that is down is passed over by claims of any job, and one that refuses the
+# caller is not; a shard's number is set once, before its first id; the
+# proxy's update from 1.0.
 
 use strict;
 use warnings;
@@ -93,16 +93,18 @@ is(sqlstate('proxy',
 	'0A000', 'a batch on two shards is refused');
 is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed(ARRAY[NULL, $claimed[1][0]]::bigint[])"),
 	'22023', 'a batch with a NULL element: refused by the shard, as on one server');
-is(sqlstate('proxy',
-		"SELECT jobchunk.jc_heartbeat_batch(ARRAY[$claimed[0][0], $claimed[1][0]], ARRAY[$claimed[0][1], $claimed[1][1]])"),
-	'0A000', 'a batch heartbeat on two shards is refused');
 my $leases = q{SELECT string_agg(id || ':' || lease_expires_at, ',') FROM jobchunk.job_chunks
 	WHERE status = 'processing'};
 my @leases_before = (shard(0, $leases), shard(1, $leases));
+is(sqlstate('proxy',
+		"SELECT jobchunk.jc_heartbeat_batch(ARRAY[$claimed[0][0], $claimed[1][0]], ARRAY[$claimed[0][1], $claimed[1][1]])"),
+	'0A000', 'a batch heartbeat on two shards is refused');
 is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[0][0]") . '/'
 	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[1][0]"),
 	'processing/processing',
-	'the refused batches changed nothing');
+	'the refused batch completion changed nothing');
+is(shard($_, $leases), $leases_before[$_], "the refused batch heartbeat left the leases on shard $_")
+  for (0, 1);
 is( proxy(
 		"SELECT count(*) FROM jobchunk.jc_heartbeat_batch(ARRAY[$_->[0]], ARRAY[$_->[1]], interval '3 hours')
 		 WHERE lease_expires_at > now() + interval '2 hours'"),
