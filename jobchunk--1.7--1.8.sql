@@ -9,9 +9,8 @@
 -- to keep their leases; one call now extends every lease the worker still
 -- holds, and returns a NULL expiry for each one it lost, where jc_heartbeat
 -- would refuse: the worker learns all its losses at once, and keeps the
--- rest.
--- It has a name of its own: a second form of jc_heartbeat would make a call
--- whose parameters come without a type (asyncpg, pgx) ambiguous, as
+-- rest.  It has a name of its own: a second form of jc_heartbeat would make
+-- a call whose parameters come without a type (asyncpg, pgx) ambiguous, as
 -- jc_mark_completed's two forms are, and break workers that call
 -- jc_heartbeat that way today.
 --

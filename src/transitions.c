@@ -116,8 +116,8 @@ static JcQuery mark_completed = {
  * The chunks are locked in id order before they are changed, whatever the
  * order they are given in and whatever the plan, so that two batches
  * sharing chunks (unfenced ones, given in different orders), or a batch and
- * a cancel (which locks in id order too), cannot each hold a chunk the
- * other waits for.
+ * a cancel or a batch heartbeat (which lock in id order too), cannot each
+ * hold a chunk the other waits for.
  */
 static JcQuery mark_completed_many = {
 	.sql = "WITH u AS ("
