@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_packages make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
-	libipc-run-perl "postgresql-$PG_MAJOR-plproxy" pgbouncer
+	libipc-run-perl "postgresql-$PG_MAJOR-plproxy" pgbouncer python3-psycopg2
 build_and_install
 bash "$SRC_DIR/scripts/lint.sh"
 start_cluster
