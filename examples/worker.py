@@ -2,25 +2,42 @@
 """A batch worker for jobchunk, in Python with psycopg2.
 
 It claims up to --batch chunks of a job at a time under a lease of --lease
-seconds, works on them one after the other, keeps their leases with
-jc_heartbeat_batch every third of a lease (dropping any chunk whose lease
-it lost), and completes the rest in one call.  With nothing to claim it
-waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease sends
-none); with --until-done it stops once the job is complete (no chunk left
-pending or processing).
+seconds and works on them one after the other.  Between two chunks, once a
+third of a lease has passed since the last one, it keeps the leases of the
+chunks it still holds (those already done too, until they are completed)
+with jc_heartbeat_batch, and drops the chunks whose leases it lost; so the
+lease must be longer than 1.5 times the longest chunk's work.  At the end
+of the batch it completes the chunks done in one call.  With nothing to
+claim it waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease
+sends none); with --until-done it stops once the job is complete (no chunk
+left pending or processing).
+
+Each call is a transaction of its own (autocommit), as the README advises.
+After a lost connection, or an update of the extension (0A000), it
+reconnects and makes the call again, which is safe for each call it makes:
+a completion repeated with its tokens returns the chunks as they are, a
+heartbeat extends again, and a claim whose answer was lost leaves its chunks
+to their leases.  A deadlock or serialization failure (40P01, 40001) is
+retried the same way.  Only the first connection is not retried, so that a
+wrong --dsn fails at once.
 
     python3 examples/worker.py --dsn 'dbname=crawl' --job 1 --until-done
 
-The work itself is process(): replace it with yours.  Each call is a
-transaction of its own (autocommit), as the README advises.
+The work itself is process(): replace it with yours.
 """
 
 import argparse
+import logging
 import select
-import sys
 import time
 
 import psycopg2
+
+# Errors after which the call is made again: the connection's (on a new
+# connection), an update of the extension (likewise), and two that
+# PostgreSQL asks to retry.
+RECONNECT = ("0A000",)
+RETRY = ("40001", "40P01")
 
 
 def process(image_range, work_seconds):
@@ -41,15 +58,28 @@ class Worker:
         with self.conn.cursor() as cur:
             cur.execute("LISTEN jobchunk")
 
-    def disconnect(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
     def query(self, sql, args=()):
-        with self.conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
+        """Run one statement; make it again after the errors above."""
+        pause = 0.5
+        while True:
+            try:
+                if self.conn is None:
+                    self.connect()
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, args)
+                    return cur.fetchall()
+            except psycopg2.Error as e:
+                lost = self.conn is None or self.conn.closed != 0
+                if not (lost or e.pgcode in RECONNECT + RETRY):
+                    raise
+                logging.warning("%s: %s; trying again in %.1f s",
+                                self.args.name, str(e).strip(), pause)
+                if lost or e.pgcode in RECONNECT:
+                    if self.conn is not None:
+                        self.conn.close()
+                    self.conn = None
+                time.sleep(pause)
+                pause = min(pause * 2, 30)
 
     def claim(self):
         return self.query(
@@ -67,23 +97,22 @@ class Worker:
             if expires is None:
                 del held[chunk_id]
 
-    def complete(self, done):
-        """Complete done ({id: token}), all or none: a heartbeat first names
-        the chunks lost meanwhile, which are dropped, not completed."""
-        while done:
+    def complete(self, finished):
+        """Complete finished ({id: token}), all or none: after a refusal, a
+        heartbeat names the chunks lost meanwhile, which are dropped."""
+        while finished:
             try:
                 rows = self.query(
                     "SELECT id FROM jobchunk.jc_mark_completed(%s::bigint[], %s::bigint[])",
-                    (list(done), list(done.values())))
+                    (list(finished), list(finished.values())))
                 self.completed += len(rows)
                 return
             except psycopg2.Error as e:
                 if e.pgcode not in ("55000", "P0002"):
                     raise
-                # A lease lost since the last heartbeat: find which, drop it.
-                before = len(done)
-                self.heartbeat(done)
-                if len(done) == before:
+                before = len(finished)
+                self.heartbeat(finished)
+                if len(finished) == before:
                     raise
 
     def fail(self, chunk_id, message, token):
@@ -96,56 +125,45 @@ class Worker:
 
     def run_batch(self, claimed):
         held = {chunk_id: token for chunk_id, _, token in claimed}
-        done = []
+        finished_ids = []
         last_beat = time.monotonic()
         for chunk_id, image_range, token in claimed:
             if time.monotonic() - last_beat > self.args.lease / 3:
-                self.heartbeat(held)    # the chunks done too, until completed
+                self.heartbeat(held)
                 last_beat = time.monotonic()
             if chunk_id not in held:
-                continue                # lost: another worker has it now
+                continue            # lost: another worker has it now
             try:
                 process(image_range, self.args.work_seconds)
-            except Exception as e:      # the work failed: record it on the chunk
+            except Exception as e:  # the work failed: record it on the chunk
                 del held[chunk_id]
-                self.fail(chunk_id, str(e)[:1000], token)
+                self.fail(chunk_id, f"{type(e).__name__}: {e}"[:1000], token)
                 continue
-            done.append(chunk_id)
-        self.complete({chunk_id: held[chunk_id] for chunk_id in done if chunk_id in held})
+            finished_ids.append(chunk_id)
+        self.complete({chunk_id: held[chunk_id]
+                       for chunk_id in finished_ids if chunk_id in held})
 
     def job_complete(self):
-        (complete,), = self.query(
-            "SELECT is_complete FROM jobchunk.jc_progress(%s)", (self.args.job,))
-        return complete
+        return self.query("SELECT is_complete FROM jobchunk.jc_progress(%s)",
+                          (self.args.job,))[0][0]
 
     def wait(self):
-        if select.select([self.conn], [], [], self.args.idle) != ([], [], []):
+        """Wait for a NOTIFY jobchunk, unless one came meanwhile."""
+        if not self.conn.notifies and \
+                select.select([self.conn], [], [], self.args.idle)[0]:
             self.conn.poll()
-            self.conn.notifies.clear()
+        self.conn.notifies.clear()
 
     def run(self):
-        """Claim and work until the job is complete (with --until-done) or
-        for ever.  A batch cut short by a lost connection is left to its
-        leases: its chunks are claimed again once they expire."""
+        self.connect()
         while True:
-            try:
-                if self.conn is None:
-                    self.connect()
-                claimed = self.claim()
-                if claimed:
-                    self.run_batch(claimed)
-                elif self.args.until_done and self.job_complete():
-                    return
-                else:
-                    self.wait()
-            except psycopg2.OperationalError:
-                self.disconnect()   # connection lost, or server restarting
-                time.sleep(1)
-            except psycopg2.Error as e:
-                if e.pgcode != "0A000":
-                    raise
-                self.disconnect()   # the extension was updated: reconnect
-                time.sleep(1)
+            claimed = self.claim()
+            if claimed:
+                self.run_batch(claimed)
+            elif self.args.until_done and self.job_complete():
+                return
+            else:
+                self.wait()
 
 
 def main():
@@ -162,10 +180,11 @@ def main():
     parser.add_argument("--until-done", action="store_true",
                         help="stop once the job is complete")
     args = parser.parse_args()
+    logging.basicConfig(format="%(asctime)s %(message)s")
     worker = Worker(args)
     worker.run()
     print(f"{args.name}: completed {worker.completed} chunks")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

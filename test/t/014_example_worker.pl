@@ -3,7 +3,9 @@
 # outlasts the lease they claim with (3 s), so that only their batch
 # heartbeats keep the chunks theirs.  Every chunk is completed by its first
 # claim (no lease expired and was taken back), the workers' reports add up
-# to the job, and the statistics equal the rows.
+# to the job, and the statistics equal the rows.  Then a worker waiting on
+# a paused job, which would claim again only after an hour, is woken by the
+# NOTIFY of the job's resumption, and drains it.
 
 use strict;
 use warnings;
@@ -24,23 +26,27 @@ $node->safe_psql(
 	SELECT count(*) FROM jobchunk.jc_create_chunks(1, 36000);
 });
 
-# The tests run in the source tree, where the example is.
-my @workers;
-for my $name (qw(w1 w2 w3))
+# A worker on job $job, named $name, with more options; the tests run in
+# the source tree, where the example is.
+sub start_worker
 {
+	my ($job, $name, @options) = @_;
 	my %worker = (name => $name, out => '', err => '');
 	$worker{handle} = IPC::Run::start(
 		[
 			'python3', 'examples/worker.py',
 			'--dsn', $node->connstr('postgres'),
-			'--job', '1', '--batch', '12', '--lease', '3',
-			'--work-seconds', '0.3', '--idle', '0.2',
-			'--name', $name, '--until-done'
+			'--job', $job, '--name', $name, '--until-done', @options
 		],
 		'>', \$worker{out}, '2>', \$worker{err},
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	push @workers, \%worker;
+	return \%worker;
 }
+
+my @workers = map {
+	start_worker(1, $_, '--batch', '12', '--lease', '3', '--work-seconds', '0.3',
+		'--idle', '0.2')
+} qw(w1 w2 w3);
 
 my $completed = 0;
 for my $worker (@workers)
@@ -58,6 +64,23 @@ is( $node->safe_psql(
 	'every chunk is completed by its first claim: the heartbeats kept the leases');
 is($node->safe_psql('postgres', $JOBS_WHOSE_STATISTICS_DIFFER),
 	'0', 'the statistics equal the rows');
+
+$node->safe_psql(
+	'postgres', q{
+	SELECT jobchunk.jc_create_job('paused');
+	SELECT count(*) FROM jobchunk.jc_create_chunks(2, 6000);
+	SELECT jobchunk.jc_pause_job(2);
+});
+my $waiter = start_worker(2, 'waiter', '--idle', '3600');
+$node->poll_query_until(
+	'postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity
+	WHERE state = 'idle' AND query LIKE '%jc_progress%'})
+  or die 'the worker did not come to wait';
+$node->safe_psql('postgres', 'SELECT jobchunk.jc_resume_job(2)');
+ok($waiter->{handle}->finish, 'the resumption wakes the waiting worker, which drains the job')
+  or diag($waiter->{err});
+like($waiter->{out}, qr/completed 12 chunks/, 'it completes the 12 chunks');
 
 $node->stop;
 done_testing();
