@@ -113,26 +113,33 @@ static JcQuery mark_completed = {
 	"AND (u.token IS NULL OR c.lease_token OPERATOR(pg_catalog.=) u.token) "
 
 /*
- * The chunks are locked in id order before they are changed, whatever the
- * order they are given in and whatever the plan, so that two batches
- * sharing chunks (unfenced ones, given in different orders), or a batch and
- * a cancel or a batch heartbeat (which lock in id order too), cannot each
- * hold a chunk the other waits for.
+ * The CTEs of a statement that changes a batch of chunks: u, the ids $1
+ * with the tokens $2; locked, those of them processing under their tokens;
+ * and changed, an UPDATE of the locked chunks with the SET list set,
+ * returning returning.  The chunks are locked in id order before they are
+ * changed, whatever the order they are given in and whatever the plan, so
+ * that two batches sharing chunks (unfenced completions given in different
+ * orders, or a worker's batch heartbeat and its batch completion), or a
+ * batch and a cancel (which locks in id order too), cannot each hold a
+ * chunk the other waits for (jobs.spec).
  */
+#define CHANGE_BATCH(set, returning) \
+	"WITH u AS (" \
+	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), " \
+	"locked AS (" \
+	"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id " \
+	"WHERE " FENCED_BATCH \
+	"ORDER BY c.id FOR UPDATE OF c), " \
+	"changed AS (" \
+	"UPDATE @extschema@.job_chunks AS c SET " set \
+	"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id " \
+	"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH \
+	"RETURNING " returning ")"
+
 static JcQuery mark_completed_many = {
-	.sql = "WITH u AS ("
-		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), "
-		"locked AS ("
-		"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
-		"WHERE " FENCED_BATCH
-		"ORDER BY c.id FOR UPDATE OF c), "
-		"changed AS ("
-		"UPDATE @extschema@.job_chunks AS c "
-		"SET status = 'completed', error_message = NULL, "
-		"lease_expires_at = NULL, updated_at = pg_catalog.now() "
-		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
-		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
-		"RETURNING c.*), "
+	.sql = CHANGE_BATCH("status = 'completed', error_message = NULL, "
+						"lease_expires_at = NULL, updated_at = pg_catalog.now() ",
+						"c.*") ", "
 		JC_COUNT("changed", "-1", "1", "0", "$3")
 		"SELECT * FROM changed ORDER BY id",
 	.nargs = 3,
@@ -213,25 +220,11 @@ static JcQuery heartbeat = {
  * in id order: its new expiry, or NULL if its token is no longer its current
  * claim (or there is no such chunk); and whether it was locked, for a chunk
  * locked but not changed can only be one whose change a trigger skipped.
- * The chunks still held are locked in id order before their leases are
- * extended, so that a worker's batch heartbeat and its batch completion of
- * the same chunks, given in other orders, cannot each hold a chunk the other
- * waits for (jobs.spec).
  */
 static JcQuery heartbeat_batch = {
-	.sql = "WITH u AS ("
-		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), "
-		"locked AS ("
-		"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id "
-		"WHERE " FENCED_BATCH
-		"ORDER BY c.id FOR UPDATE OF c), "
-		"changed AS ("
-		"UPDATE @extschema@.job_chunks AS c "
-		"SET lease_expires_at = GREATEST(c.lease_expires_at, $3), "
-		"updated_at = pg_catalog.now() "
-		"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id "
-		"WHERE c.id OPERATOR(pg_catalog.=) x.id AND " FENCED_BATCH
-		"RETURNING c.id, c.lease_expires_at) "
+	.sql = CHANGE_BATCH("lease_expires_at = GREATEST(c.lease_expires_at, $3), "
+						"updated_at = pg_catalog.now() ",
+						"c.id, c.lease_expires_at") " "
 		"SELECT u.id, changed.lease_expires_at, locked.id IS NOT NULL "
 		"FROM u LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) u.id "
 		"LEFT JOIN locked ON locked.id OPERATOR(pg_catalog.=) u.id "
