@@ -382,6 +382,37 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_heartbeat_batch(ARRAY[{R}, 9223372036854775807], ARRAY[1, -9223372036854775808])', 'ok', NULL, NULL),
     ('jc_heartbeat_batch(ARRAY[{S}, {C}, 0], ARRAY[1, 2, 3])', 'ok', NULL, NULL);
 
+-- jc_release(chunk_ids bigint[], lease_tokens bigint[]): a chunk not held
+-- under its token is left as it is, not refused.
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_release(NULL, ARRAY[1])', '22023', NULL, NULL),
+    ('jc_release(NULL, NULL)', '22023', NULL, NULL),
+    ('jc_release(''{}'', ''{}'')', 'ok', NULL, NULL),
+    ('jc_release(''{}'', NULL)', 'ok', NULL, NULL),
+    ('jc_release(''{}'', ARRAY[1])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}, {S}], ARRAY[1])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[NULL]::bigint[], ARRAY[1])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}], ARRAY[NULL]::bigint[])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}, {R}], ARRAY[1, 1])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}, {R}], NULL)', '22023', NULL, NULL),
+    ('jc_release(ARRAY[[{R}]], ARRAY[[1]])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}], ARRAY[[1]])', '22023', NULL, NULL),
+    ('jc_release(ARRAY[{R}, {S}], ARRAY[1, 2])', 'ok', NULL,
+     $$(pg_temp.chunk({R})).status = 'pending' AND (pg_temp.chunk({R})).retry_count = 0 AND (pg_temp.chunk({R})).lease_token = 1 AND (pg_temp.chunk({R})).lease_expires_at IS NULL AND (pg_temp.chunk({S})).status = 'pending' AND (pg_temp.chunk({S})).lease_token = 2$$),
+    ('jc_release(ARRAY[{S}, {R}], NULL)', 'ok', NULL,
+     $$(pg_temp.chunk({R})).status = 'pending' AND (pg_temp.chunk({S})).status = 'pending'$$),
+    ('jc_release(ARRAY[{R}, {S}], ARRAY[1, 1])', 'ok', NULL,
+     $$(pg_temp.chunk({R})).status = 'pending' AND (pg_temp.chunk({S})).status = 'processing'$$),
+    ('jc_release(ARRAY[{R}], ARRAY[0])', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[{R}], ARRAY[-9223372036854775808])', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[{R}], ARRAY[9223372036854775807])', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[{P}, {C}, {F}, {L}], NULL)', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[{P}, {C}, {F}, {L}], ARRAY[0, 1, 1, 4])', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[{XR}], ARRAY[1])', 'ok', NULL,
+     $$(pg_temp.chunk({XR})).status = 'failed' AND (pg_temp.chunk({XR})).error_message = 'job cancelled'$$),
+    ('jc_release(ARRAY[{X}], NULL)', 'ok', NULL, NULL),
+    ('jc_release(ARRAY[0, -1, -9223372036854775808, 9223372036854775807], NULL)', 'ok', NULL, NULL);
+
 -- jc_next_pending(job_id bigint DEFAULT NULL, task_id text DEFAULT NULL,
 --                 lease interval DEFAULT NULL): NULL job_id means any job.
 INSERT INTO cases (call, expect, setting, check_sql) VALUES

@@ -150,6 +150,9 @@ SELECT outcome('SELECT jobchunk.jc_cancel_job(111)');
 SELECT replace(outcome(format('SELECT jobchunk.jc_heartbeat_batch(%L, %L)',
                               :'held', :'tokens')),
                (:'held'::bigint[])[2]::text, '<id of chunk 5>') AS heartbeat_batch;
+-- So is a release.
+SELECT replace(outcome(format('SELECT jobchunk.jc_release(%L, %L)', :'held', :'tokens')),
+               (:'held'::bigint[])[2]::text, '<id of chunk 5>') AS release;
 -- A change of a chunk by id that a trigger skipped is refused as one that
 -- met a concurrent change (55000), the retry too, whose limit and job allow it.
 SELECT c.chunk_index,

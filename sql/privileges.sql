@@ -28,7 +28,7 @@ CREATE ROLE regress_jobchunk_reader NOLOGIN;
 GRANT USAGE ON SCHEMA jobchunk TO regress_jobchunk_worker, regress_jobchunk_producer, regress_jobchunk_reader;
 
 -- Workers claim chunks (taking back expired leases on the way), keep their
--- lease, and complete or fail them.
+-- lease, complete or fail them, and give back those they will not work on.
 GRANT EXECUTE ON FUNCTION
     jobchunk.jc_next_pending(bigint, text, interval),
     jobchunk.jc_claim(bigint, integer, text, interval),
@@ -37,7 +37,8 @@ GRANT EXECUTE ON FUNCTION
     jobchunk.jc_heartbeat_batch(bigint[], bigint[], interval),
     jobchunk.jc_mark_completed(bigint, bigint),
     jobchunk.jc_mark_completed(bigint[], bigint[]),
-    jobchunk.jc_mark_failed(bigint, text, bigint)
+    jobchunk.jc_mark_failed(bigint, text, bigint),
+    jobchunk.jc_release(bigint[], bigint[])
     TO regress_jobchunk_worker;
 
 -- Producers create jobs and their chunks, retry failed chunks, and pause,
@@ -172,6 +173,7 @@ INSERT INTO calls VALUES
     ('regress_jobchunk_worker', 7, 'SELECT jobchunk.jc_mark_completed({T}, 1)', '55000'),
     ('regress_jobchunk_worker', 8, 'SELECT jobchunk.jc_heartbeat({T}, 2, interval ''1 hour'')', 'ok'),
     ('regress_jobchunk_worker', 9, 'SELECT count(*) FROM jobchunk.jc_heartbeat_batch(ARRAY[{T}], ARRAY[2])', 'ok'),
+    ('regress_jobchunk_worker', 10, 'SELECT count(*) FROM jobchunk.jc_claim(950, 1) AS c, jobchunk.jc_release(ARRAY[c.id], ARRAY[c.lease_token])', 'ok'),
     ('regress_jobchunk_producer', 1, 'INSERT INTO jobchunk.crawl_jobs (name) VALUES (''from a producer'') RETURNING id', 'ok'),
     ('regress_jobchunk_producer', 2, 'SELECT count(*) FROM jobchunk.jc_create_chunks(952, 1200, 7)', 'ok'),
     ('regress_jobchunk_producer', 3, 'SELECT jobchunk.jc_create_chunks(950, 1200)', '55000'),
@@ -289,6 +291,7 @@ INSERT INTO refused (role, sql) VALUES
     ('regress_jobchunk_producer', 'SELECT jobchunk.jc_mark_completed({T})'),
     ('regress_jobchunk_producer', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
     ('regress_jobchunk_producer', 'SELECT jobchunk.jc_heartbeat_batch(ARRAY[{T}], ARRAY[2])'),
+    ('regress_jobchunk_producer', 'SELECT jobchunk.jc_release(ARRAY[{T}], ARRAY[2])'),
     ('regress_jobchunk_producer', 'SELECT jobchunk.jc_statistics(950)'),
     ('regress_jobchunk_producer', 'SELECT jobchunk.jc_set_shard(1)'),
     ('regress_jobchunk_producer', 'DELETE FROM jobchunk.crawl_jobs'),
@@ -317,6 +320,7 @@ INSERT INTO refused (role, sql) VALUES
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_is_complete(950)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_heartbeat({T}, 2)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_heartbeat_batch(ARRAY[{T}], ARRAY[2])'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_release(ARRAY[{T}], NULL)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_pause_job(950)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_resume_job(950)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_cancel_job(950)'),

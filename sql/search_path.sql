@@ -237,7 +237,9 @@ INSERT INTO steps VALUES
     (54, 'jc_set_shard(1)', NULL),
     (55, 'jc_heartbeat_batch(ARRAY[{910:6}], ARRAY[{910:6:token}], interval ''1 hour'')', NULL),
     (56, 'jc_heartbeat_batch(ARRAY[{910:6}, -1], ARRAY[{910:6:token}, 1])', NULL),
-    (57, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (57, 'jc_release(ARRAY[{910:6}, -1], ARRAY[{910:6:token}, 1])', NULL),
+    (58, 'jc_release(ARRAY[{910:6}], NULL)', NULL),
+    (59, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text

@@ -1,7 +1,7 @@
 --
 -- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5,
--- 1.6 and 1.7 to 1.8, holding data: the data survive, chunks in flight get a
--- lease, the counts a time of change, and the new functions work.
+-- 1.6, 1.7 and 1.8 to 1.9, holding data: the data survive, chunks in flight
+-- get a lease, the counts a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -112,6 +112,10 @@ SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 -- 1.8: heartbeats of many.
 ALTER EXTENSION jobchunk UPDATE TO '1.8';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+-- 1.9: giving chunks back.
+ALTER EXTENSION jobchunk UPDATE TO '1.9';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 
 -- The new and changed functions work on the old data.
 SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
@@ -124,6 +128,9 @@ SELECT id, chunk_index,
            AND (extract(epoch FROM clock_timestamp() - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
            AS clock_token
 FROM jc_claim(1, 2, 'new');
+SELECT id, status, retry_count, task_id FROM jc_release('{3}',
+    (SELECT array_agg(lease_token) FROM job_chunks WHERE id = 3));
+SELECT id, chunk_index FROM jc_claim(1, 1, 'again');
 SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[],
     (SELECT array_agg(lease_token ORDER BY id) FROM job_chunks WHERE id IN (3, 4)));
 SELECT jc_pause_job(2);

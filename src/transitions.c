@@ -7,6 +7,8 @@
  *		processing -> completed		jc_mark_completed(), one or many
  *		processing -> failed		jc_mark_failed()
  *		failed     -> pending		jc_retry(), at most jobchunk.max_retries times
+ *		processing -> pending		jc_release(), given back (failed in a
+ *									cancelled job)
  *		(lease extended)			jc_heartbeat(), jc_heartbeat_batch()
  *
  * Each change is one UPDATE that matches only a chunk in the status it starts
@@ -35,6 +37,7 @@ PG_FUNCTION_INFO_V1(jc_mark_failed);
 PG_FUNCTION_INFO_V1(jc_retry);
 PG_FUNCTION_INFO_V1(jc_heartbeat);
 PG_FUNCTION_INFO_V1(jc_heartbeat_batch);
+PG_FUNCTION_INFO_V1(jc_release);
 
 /*
  * The chunk named by $1 is in status s.  These statements find their chunk
@@ -234,6 +237,60 @@ static JcQuery heartbeat_batch = {
 	.expect = SPI_OK_SELECT
 };
 
+/*
+ * The jobs of the chunks $1, locked FOR KEY SHARE in id order before a
+ * release locks any chunk, as a retry locks its chunk's job: a concurrent
+ * jc_cancel_job(), which locks its job FOR UPDATE, either fails the chunks
+ * the release makes pending, or has cancelled the job before the release
+ * reads its state (and, being final, it stays so).  Returns the cancelled
+ * ones among them, or NULL if none is.
+ */
+static JcQuery lock_jobs_of_chunks = {
+	.sql = "SELECT pg_catalog.array_agg(j.id) "
+		"FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'cancelled') "
+		"FROM (SELECT l.id, l.state FROM @extschema@.crawl_jobs AS l "
+		"WHERE l.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"SELECT c.job_id FROM @extschema@.job_chunks AS c "
+		"WHERE c.id OPERATOR(pg_catalog.=) ANY ($1))) "
+		"ORDER BY l.id FOR KEY SHARE) AS j",
+	.nargs = 1,
+	.argtypes = {INT8ARRAYOID},
+	.expect = SPI_OK_SELECT
+};
+
+/* The chunk c is in one of the cancelled jobs $3 */
+#define IN_CANCELLED_JOB "c.job_id OPERATOR(pg_catalog.=) ANY ($3)"
+
+/*
+ * Releasing the chunks of a batch still held: pending again as before their
+ * claim (retry_count and lease_token as they are), or failed in a cancelled
+ * job, as the take-back of an expired lease fails them.  $4 is the counts'
+ * stripe.  One row for each chunk locked, in id order: the chunk as
+ * changed, whether it can be claimed now (pending, its job active), and its
+ * id, for a chunk locked but not changed can only be one whose change a
+ * trigger skipped.
+ */
+static JcQuery release = {
+	.sql = CHANGE_BATCH("status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
+						"task_id = CASE WHEN " IN_CANCELLED_JOB " THEN c.task_id END, "
+						"error_message = CASE WHEN " IN_CANCELLED_JOB " THEN 'job cancelled' "
+						"ELSE c.error_message END, "
+						"lease_expires_at = NULL, updated_at = pg_catalog.now() ",
+						"c.*") ", "
+		JC_COUNT("changed", "-1", "0",
+				 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$4")
+		"SELECT changed.*, "
+		"pg_catalog.texteq(changed.status, 'pending') AND COALESCE(("
+		"SELECT j.state OPERATOR(pg_catalog.=) 'active' FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) changed.job_id), false), "
+		"locked.id "
+		"FROM locked LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) locked.id "
+		"ORDER BY locked.id",
+	.nargs = 4,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4OID},
+	.expect = SPI_OK_SELECT
+};
+
 static JcQuery chunk_state = {
 	.sql = "SELECT c.status, c.retry_count, c.lease_token, c.job_id, j.state, "
 		"c.error_message "
@@ -312,8 +369,9 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	 * earlier call of the caller's, whose answer it lost (a dropped
 	 * connection, a proxy's timeout).  A failed one may also have been
 	 * failed by a call without a token, by the take-back of its expired
-	 * lease (out of retries, or in a cancelled job), or by a cancel once
-	 * taken back: its error message tells.
+	 * lease (out of retries, or in a cancelled job), by a cancel once
+	 * taken back, or by a release in a cancelled job: its error message
+	 * tells.
 	 */
 	if (holds_token &&
 		(strcmp(status, JC_COMPLETED) == 0 || strcmp(status, JC_FAILED) == 0))
@@ -330,14 +388,14 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errdetail("It was completed while this token was current; it cannot be %s.",
 						   done),
 				 failed ?
-				 errhint("If a call of yours failed it with that message, that change is recorded; but a call without a token fails a chunk with any message, the take-back of an expired lease with \"lease expired\" once out of retries, and a cancel with \"job cancelled\".") :
+				 errhint("If a call of yours failed it with that message, that change is recorded; but a call without a token fails a chunk with any message, the take-back of an expired lease with \"lease expired\" once out of retries, and a cancel, or a release in a cancelled job, with \"job cancelled\".") :
 				 errhint("If a call of yours completed it, that change is recorded.")));
 	}
 
 	/*
 	 * Otherwise the caller's token is current only on a chunk pending again,
 	 * which keeps the token of its last claim: it was taken back when its
-	 * lease expired, or it failed and was retried.  Claims' tokens are
+	 * lease expired, or released, or it failed and was retried.  Claims' tokens are
 	 * positive and, for a chunk, only grow: a smaller one than the current
 	 * was handed out before the claim that took the chunk since, and a larger
 	 * one by no claim of the chunk that took effect.
@@ -350,7 +408,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 		if (token <= 0)
 			hint = "A claim's lease token is always positive.";
 		else if (current_token > token)
-			hint = "The chunk has been claimed since this token was handed out: its lease expired and was taken back, or it failed and was retried, or the claim was undone (rolled back, or lost in a crash).";
+			hint = "The chunk has been claimed since this token was handed out: its lease expired and was taken back, or it was released, or it failed and was retried, or the claim was undone (rolled back, or lost in a crash).";
 		else if (current_token < token)
 			hint = "No claim of this chunk that took effect had this token: the claim was undone (rolled back, or lost in a crash), or the token is another chunk's.";
 		ereport(ERROR,
@@ -358,7 +416,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 				 errmsg("chunk %lld is no longer held by lease token %lld",
 						(long long) chunk_id, (long long) token),
 				 holds_token ?
-				 errdetail("The chunk is pending again: its lease expired and was taken back, or it failed and was retried, since this token claimed it.") :
+				 errdetail("The chunk is pending again: its lease expired and was taken back, or it was released, or it failed and was retried, since this token claimed it.") :
 				 errdetail("The chunk is %s, and its current lease token is %lld.",
 						   status, (long long) current_token),
 				 hint != NULL ? errhint("%s", hint) : 0));
@@ -775,6 +833,66 @@ jc_heartbeat_batch(PG_FUNCTION_ARGS)
 					 errdetail("A trigger on job_chunks skipped the change.")));
 	}
 	jc_return_tuptable(fcinfo, 1);
+	jc_finish();
+	return (Datum) 0;
+}
+
+/*
+ * jc_release(chunk_ids bigint[], lease_tokens bigint[])
+ *		RETURNS SETOF job_chunks
+ *
+ * Gives back each chunk in chunk_ids still processing under the lease token
+ * at the same position in lease_tokens (under any token when lease_tokens
+ * is NULL): it is pending again at once, without a retry counted, or failed
+ * in a cancelled job.  Leaves the others as they are: a lost lease is no
+ * reason not to give back the rest.  Returns the chunks it changed, in id
+ * order.
+ */
+Datum
+jc_release(PG_FUNCTION_ARGS)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			nids;
+	int			natts;
+	bool		isnull;
+
+	jc_check_not_null(fcinfo, 0);
+	(void) batch_args(fcinfo, &nids, NULL);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+
+	jc_connect(fcinfo);
+	(void) jc_execute(&lock_jobs_of_chunks, values, NULL, false);
+	values[2] = jc_result_value(1, &isnull);
+	nulls[2] = isnull ? 'n' : ' ';
+	values[3] = jc_stripe();
+	(void) jc_execute(&release, values, nulls, false);
+
+	natts = SPI_tuptable->tupdesc->natts;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		int64		job_id;
+
+		CHECK_FOR_INTERRUPTS();
+		job_id = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 2,
+											 &isnull));
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("chunk %lld cannot be released",
+							(long long) jc_result_int64(i, natts)),
+					 errdetail("A trigger on job_chunks skipped the change.")));
+
+		/* The chunk may be behind this backend's position in the job. */
+		jc_forget_position(job_id);
+		if (DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, natts - 1,
+									   &isnull)))
+			jc_notify_claimable(job_id);
+	}
+	jc_return_tuptable(fcinfo, 2);
 	jc_finish();
 	return (Datum) 0;
 }
