@@ -2,7 +2,7 @@
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
 # goes to the shard that holds its job or chunk; claims of any job find the
 # chunks of every shard; errors come back with the shard's SQLSTATE; a batch
-# completion or heartbeat across shards is refused whole; the counts on each
+# completion, heartbeat or release across shards is refused whole; the counts on each
 # shard stay exact while four workers drain both through the proxy; a shard
 # that is down is passed over by claims of any job, and one that refuses the
 # caller is not; a shard's number is set once, before its first id; the
@@ -118,6 +118,26 @@ is( proxy(
 	1,
 	"a batch on shard of chunk $_->[0] completes")
   for @claimed;
+
+# So is a release across shards; on one shard it gives the chunk back.
+my @held = map {
+	[ split /\|/, proxy("SELECT id || '|' || lease_token FROM jobchunk.jc_next_pending($_)") ]
+} @job;
+my $release_both =
+  "SELECT jobchunk.jc_release(ARRAY[$held[0][0], $held[1][0]], ARRAY[$held[0][1], $held[1][1]])";
+is(sqlstate('proxy', $release_both), '0A000', 'a release on two shards is refused');
+my (undef, undef, $refusal) = $node->psql('proxy', $release_both);
+like($refusal, qr/HINT:  Make one call for the chunks of each job, or of each shard/,
+	'its hint says how to split the call');
+is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $held[0][0]") . '/'
+	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $held[1][0]"),
+	'processing/processing',
+	'the refused release changed nothing');
+is( proxy(
+		"SELECT status || ', retried ' || retry_count FROM jobchunk.jc_release(ARRAY[$_->[0]], ARRAY[$_->[1]])"),
+	'pending, retried 0',
+	"a release on the shard of chunk $_->[0] gives it back")
+  for @held;
 
 # Claims of any job: a batch of 5 takes from both shards when one runs short.
 proxy("SELECT jobchunk.jc_pause_job($job[0])");
@@ -276,15 +296,15 @@ is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'),
 is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
 	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
 
-# An install of 1.0 updates to 1.1 and 1.2.  (A new install of 1.2 runs the
-# same update scripts: the tests above run on it.)
+# An install of 1.0 updates to 1.1, 1.2 and 1.3.  (A new install of 1.3 runs
+# the same update scripts: the tests above run on it.)
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
 is( $node->safe_psql(
 		'proxy_old', q{
 	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
 	ALTER EXTENSION jobchunk_proxy UPDATE;
 	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
-	'1.2', 'jobchunk_proxy 1.0 updates to 1.2');
+	'1.3', 'jobchunk_proxy 1.0 updates to 1.3');
 
 $node->stop;
 done_testing();
