@@ -2,7 +2,7 @@
 # every public call, valid and invalid, against a few small jobs: claims
 # with random short leases, completions with the right, a stale, a wrong or
 # no token, batch completions (valid and malformed), failures, retries,
-# heartbeats (one or a batch), pause, resume and cancel, a second
+# heartbeats (one or a batch), releases, pause, resume and cancel, a second
 # jc_create_chunks, reads, unknown ids and NULLs.  Each call runs through
 # attempt(), which records its SQLSTATE and, in a REPEATABLE READ
 # transaction, whether a failed call left every row as it was.  After each
@@ -196,6 +196,21 @@ my %kinds = (
 		  FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}], ARRAY[{token} - 1])} ],
 	heartbeat_batch_null =>
 	  [ 1, '22023', q{SELECT * FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}, NULL], ARRAY[{token}, 1])} ],
+	release => [
+		2, 'any',
+		q{WITH mine AS (SELECT seq, chunk_id, lease_token FROM claims
+		                WHERE client = {client} ORDER BY seq DESC LIMIT {n})
+		  SELECT * FROM jobchunk.jc_release(
+		      ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
+		      ARRAY(SELECT lease_token FROM mine ORDER BY seq))}
+	],
+	release_unfenced => [ 1, 'any', q{SELECT * FROM jobchunk.jc_release(ARRAY[{chunk}], NULL)} ],
+	# A stale token never releases a chunk: a division by zero if it does.
+	release_stale_token => [
+		1, 'ok',
+		q{SELECT 1 / (id IS NULL)::int FROM jobchunk.jc_release(ARRAY[{held}], ARRAY[{token} - 1])} ],
+	release_null =>
+	  [ 1, '22023', q{SELECT * FROM jobchunk.jc_release(ARRAY[{held}, NULL], ARRAY[{token}, 1])} ],
 	pause => [ 2, 'any', q{SELECT jobchunk.jc_pause_job({job})} ],
 	resume => [ 3, 'any', q{SELECT jobchunk.jc_resume_job({job})} ],
 	# Only the last job of a round is ever cancelled.

@@ -87,6 +87,8 @@ foreach my $call (
 	'jobchunk.jc_claim(NULL, 5)',
 	"jobchunk.jc_mark_processing((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'pending'))",
 	"jobchunk.jc_heartbeat($processing, (SELECT lease_token FROM jobchunk.job_chunks WHERE id = $processing))",
+	"jobchunk.jc_heartbeat_batch(ARRAY[$processing], ARRAY(SELECT lease_token FROM jobchunk.job_chunks WHERE id = $processing))",
+	"jobchunk.jc_release(ARRAY[$processing], NULL)",
 	"jobchunk.jc_mark_completed(ARRAY[$processing])",
 	q{jobchunk.jc_mark_completed((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'processing'))},
 	q{jobchunk.jc_mark_failed((SELECT min(id) FROM jobchunk.job_chunks WHERE status = 'processing'), 'x')},
