@@ -70,6 +70,21 @@ SELECT pg_temp.used('SELECT jobchunk.jc_mark_completed(c.id, c.lease_token) FROM
 SELECT pg_stat_force_next_flush();
 SELECT * FROM pg_temp.report();
 
+-- Keeping, giving back and completing a batch: by primary key.
+SELECT array_agg(id) AS ids, array_agg(lease_token) AS tokens FROM jc_claim(90, 4) \gset
+TRUNCATE before_call;
+SELECT pg_stat_force_next_flush();
+INSERT INTO before_call SELECT * FROM pg_temp.scans();
+SELECT pg_temp.used(format('SELECT count(*) FROM jobchunk.jc_heartbeat_batch(%L, %L)',
+                           :'ids', :'tokens'));
+SELECT pg_temp.used(format('SELECT count(*) FROM jobchunk.jc_release(%L, %L)',
+                           (:'ids'::bigint[])[1:2], (:'tokens'::bigint[])[1:2]));
+SELECT pg_temp.used(format('SELECT count(*) FROM jobchunk.jc_mark_completed(%L::bigint[], %L::bigint[])',
+                           (:'ids'::bigint[])[3:4], (:'tokens'::bigint[])[3:4]));
+SELECT pg_stat_force_next_flush();
+SELECT * FROM pg_temp.report();
+SELECT status, count(*) FROM job_chunks WHERE id = ANY (:'ids') GROUP BY status ORDER BY status;
+
 -- Statistics, progress and completion: job_chunks is not read at all.
 TRUNCATE before_call;
 SELECT pg_stat_force_next_flush();
