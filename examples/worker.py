@@ -12,14 +12,21 @@ claim it waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease
 sends none); with --until-done it stops once the job is complete (no chunk
 left pending or processing).
 
+On SIGTERM or SIGINT it stops taking work: it finishes the chunk it is
+working on, completes the chunks done, gives back the chunks of the batch
+it has not started with jc_release (pending again at once, no retry
+counted, for other workers), and exits with status 0.  A wait for a NOTIFY
+ends at once.
+
 Each call is a transaction of its own (autocommit), as the README advises.
 After a lost connection, or an update of the extension (0A000), it
 reconnects and makes the call again, which is safe for each call it makes:
 a completion repeated with its tokens returns the chunks as they are, a
-heartbeat extends again, and a claim whose answer was lost leaves its chunks
-to their leases.  A deadlock or serialization failure (40P01, 40001) is
-retried the same way.  Only the first connection is not retried, so that a
-wrong --dsn fails at once.
+heartbeat extends again, a release repeated leaves alone the chunks it gave
+back (no longer processing), and a claim whose answer was lost leaves its
+chunks to their leases.  A deadlock or serialization failure (40P01,
+40001) is retried the same way.  Only the first connection is not retried,
+so that a wrong --dsn fails at once.
 
     python3 examples/worker.py --dsn 'dbname=crawl' --job 1 --until-done
 
@@ -28,7 +35,9 @@ The work itself is process(): replace it with yours.
 
 import argparse
 import logging
+import os
 import select
+import signal
 import time
 
 import psycopg2
@@ -51,6 +60,9 @@ class Worker:
         self.args = args
         self.conn = None
         self.completed = 0
+        self.released = 0
+        self.stopping = False       # set by a SIGTERM or SIGINT
+        self.wakeup = None          # read end of the signal wakeup fd
 
     def connect(self):
         self.conn = psycopg2.connect(self.args.dsn)
@@ -115,6 +127,14 @@ class Worker:
                 if len(finished) == before:
                     raise
 
+    def release(self, unstarted):
+        """Give back unstarted ({id: token}), those still held."""
+        if unstarted:
+            rows = self.query(
+                "SELECT id FROM jobchunk.jc_release(%s::bigint[], %s::bigint[])",
+                (list(unstarted), list(unstarted.values())))
+            self.released += len(rows)
+
     def fail(self, chunk_id, message, token):
         try:
             self.query("SELECT jobchunk.jc_mark_failed(%s, %s, %s)",
@@ -128,11 +148,14 @@ class Worker:
         finished_ids = []
         last_beat = time.monotonic()
         for chunk_id, image_range, token in claimed:
+            if self.stopping:
+                break
             if time.monotonic() - last_beat > self.args.lease / 3:
                 self.heartbeat(held)
                 last_beat = time.monotonic()
             if chunk_id not in held:
                 continue            # lost: another worker has it now
+            logging.info("%s: working on chunk %d", self.args.name, chunk_id)
             try:
                 process(image_range, self.args.work_seconds)
             except Exception as e:  # the work failed: record it on the chunk
@@ -140,23 +163,36 @@ class Worker:
                 self.fail(chunk_id, f"{type(e).__name__}: {e}"[:1000], token)
                 continue
             finished_ids.append(chunk_id)
-        self.complete({chunk_id: held[chunk_id]
+        # Completed first: after a kill, work done would be lost, while the
+        # chunks not started come back anyway once their leases expire.
+        self.complete({chunk_id: held.pop(chunk_id)
                        for chunk_id in finished_ids if chunk_id in held})
+        self.release(held)          # the chunks not started, if stopping
 
     def job_complete(self):
         return self.query("SELECT is_complete FROM jobchunk.jc_progress(%s)",
                           (self.args.job,))[0][0]
 
     def wait(self):
-        """Wait for a NOTIFY jobchunk, unless one came meanwhile."""
+        """Wait for a NOTIFY jobchunk, unless one came meanwhile, or for a
+        signal: Python writes a byte to the wakeup fd on each one (even one
+        that came before the select), which ends the select at once."""
         if not self.conn.notifies and \
-                select.select([self.conn], [], [], self.args.idle)[0]:
+                select.select([self.conn, self.wakeup], [], [], self.args.idle)[0]:
             self.conn.poll()
         self.conn.notifies.clear()
 
+    def stop(self, signum, frame):
+        self.stopping = True
+
     def run(self):
+        self.wakeup, wakeup_w = os.pipe()
+        os.set_blocking(wakeup_w, False)
+        signal.set_wakeup_fd(wakeup_w)
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
         self.connect()
-        while True:
+        while not self.stopping:
             claimed = self.claim()
             if claimed:
                 self.run_batch(claimed)
@@ -179,11 +215,14 @@ def main():
                         help="time process() takes a chunk (a stand-in for work)")
     parser.add_argument("--until-done", action="store_true",
                         help="stop once the job is complete")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log each chunk as work on it begins")
     args = parser.parse_args()
-    logging.basicConfig(format="%(asctime)s %(message)s")
+    logging.basicConfig(format="%(asctime)s %(message)s",
+                        level=logging.INFO if args.verbose else logging.WARNING)
     worker = Worker(args)
     worker.run()
-    print(f"{args.name}: completed {worker.completed} chunks")
+    print(f"{args.name}: completed {worker.completed} chunks, released {worker.released}")
 
 
 if __name__ == "__main__":

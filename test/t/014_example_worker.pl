@@ -5,7 +5,11 @@
 # claim (no lease expired and was taken back), the workers' reports add up
 # to the job, and the statistics equal the rows.  Then a worker waiting on
 # a paused job, which would claim again only after an hour, is woken by the
-# NOTIFY of the job's resumption, and drains it.
+# NOTIFY of the job's resumption, and drains it.  A worker sent SIGTERM in
+# the middle of a batch finishes the chunk in hand, completes what it did,
+# gives the rest back with jc_release and exits with status 0; another
+# drains the job.  A worker waiting for a NOTIFY stops at once on SIGTERM or
+# SIGINT.
 
 use strict;
 use warnings;
@@ -81,6 +85,76 @@ $node->safe_psql('postgres', 'SELECT jobchunk.jc_resume_job(2)');
 ok($waiter->{handle}->finish, 'the resumption wakes the waiting worker, which drains the job')
   or diag($waiter->{err});
 like($waiter->{out}, qr/completed 12 chunks/, 'it completes the 12 chunks');
+
+# A batch of the 10 chunks of job 3, each an hour's lease, so that none
+# expires during the test: only a release can make one pending again.  The
+# worker is sent SIGTERM once it logs that it has begun the first chunk,
+# which takes a second.
+$node->safe_psql(
+	'postgres', q{
+	SELECT jobchunk.jc_create_job('stopped');
+	SELECT count(*) FROM jobchunk.jc_create_chunks(3, 5000);
+});
+my $stopped = start_worker(3, 'stopped', '--batch', '10', '--lease', '3600',
+	'--work-seconds', '1', '--verbose');
+$stopped->{handle}->pump until $stopped->{err} =~ /stopped: working on chunk/;
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT count(*) FROM jobchunk.job_chunks WHERE job_id = 3 AND status = 'processing'}),
+	'10', 'the worker holds its batch of 10');
+$stopped->{handle}->signal('TERM');
+ok($stopped->{handle}->finish, 'SIGTERM stops the worker in its batch, with status 0')
+  or diag($stopped->{err});
+my ($done, $released) = $stopped->{out} =~ /completed (\d+) chunks, released (\d+)/
+  or diag($stopped->{out});
+cmp_ok($done, '>=', 1, 'it finishes the chunk it was working on');
+is($done + $released, 10, 'and releases the others of its batch');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT status || ', retried ' || retry_count || ', '
+	       || coalesce('by ' || task_id, 'no task') || ': ' || count(*)
+	FROM jobchunk.job_chunks WHERE job_id = 3
+	GROUP BY status, retry_count, task_id ORDER BY status}),
+	"completed, retried 0, by stopped: $done\npending, retried 0, no task: $released",
+	'the chunks it reports are completed, and the ones released pending with no retry');
+is($node->safe_psql('postgres', $JOBS_WHOSE_STATISTICS_DIFFER),
+	'0', 'the statistics equal the rows');
+
+my $drainer = start_worker(3, 'drainer', '--batch', '10');
+ok($drainer->{handle}->finish, 'a second worker drains the job')
+  or diag($drainer->{err});
+like($drainer->{out}, qr/completed $released chunks, released 0/,
+	'it completes the chunks released');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT status || ', retried ' || retry_count || ': ' || count(*)
+	FROM jobchunk.job_chunks WHERE job_id = 3 GROUP BY status, retry_count}),
+	'completed, retried 0: 10',
+	'every chunk of the job is completed, none retried');
+
+# Two workers waiting for a NOTIFY on a paused job, for an hour: one is sent
+# SIGTERM, the other SIGINT.  Each stops at once (else the timeout of
+# IPC::Run ends the test).
+$node->safe_psql(
+	'postgres', q{
+	SELECT jobchunk.jc_create_job('idle');
+	SELECT count(*) FROM jobchunk.jc_create_chunks(4, 500);
+	SELECT jobchunk.jc_pause_job(4);
+});
+my %idle = map { ($_, start_worker(4, "idle-$_", '--idle', '3600')) } qw(TERM INT);
+$node->poll_query_until(
+	'postgres', q{
+	SELECT count(*) = 2 FROM pg_stat_activity
+	WHERE state = 'idle' AND query LIKE '%jc_progress(4)%'})
+  or die 'the workers did not come to wait';
+for my $signal (qw(TERM INT))
+{
+	$idle{$signal}{handle}->signal($signal);
+	ok($idle{$signal}{handle}->finish, "SIG$signal stops a waiting worker, with status 0")
+	  or diag($idle{$signal}{err});
+	like($idle{$signal}{out}, qr/completed 0 chunks, released 0/,
+		'having done nothing');
+}
 
 $node->stop;
 done_testing();
