@@ -296,6 +296,16 @@ is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'),
 is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
 	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
 
+# The proxy has every function of jobchunk, with the same arguments and
+# result, but the shard's own (jc_set_shard, and the check constraint's),
+# and no other but its routing helpers.
+my $functions = q{
+	SELECT string_agg(p.oid::regprocedure || ' -> ' || CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END
+	                  || p.prorettype::regtype, E'\n' ORDER BY p.oid::regprocedure::text)
+	FROM pg_proc AS p WHERE p.pronamespace = 'jobchunk'::regnamespace
+	AND p.proname NOT IN ('jc_set_shard', 'jc_chunk_is_valid', 'jc_claim_on', 'jc_shard_of', 'jc_shards')};
+is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
+
 # An install of 1.0 updates to 1.1, 1.2 and 1.3.  (A new install of 1.3 runs
 # the same update scripts: the tests above run on it.)
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
