@@ -45,7 +45,6 @@ SELECT array_agg(id ORDER BY chunk_index) AS held,
 FROM job_chunks WHERE job_id = 80 AND status = 'processing' \gset
 SELECT lease_token AS t1 FROM job_chunks WHERE id = :h1 \gset
 SELECT min(id) AS pend FROM job_chunks WHERE job_id = 80 AND status = 'pending' \gset
-SELECT fingerprint() AS before \gset
 CREATE TEMP TABLE untouched AS
 SELECT * FROM job_chunks WHERE id IN (:h1, :first, :pend);
 SELECT chunk_index FROM jc_release(
@@ -78,13 +77,26 @@ SELECT count(*) FROM jc_claim(81, 2);
 SELECT jc_resume_job(81);
 SELECT chunk_index, retry_count FROM jc_claim(81, 2);
 
+-- A chunk that failed and was retried keeps its error message and its
+-- retry count, as a retried chunk does until its next failure.
+SELECT id AS f FROM jc_next_pending(80) \gset
+SELECT status FROM jc_mark_failed(:f, 'first try');
+SELECT status, retry_count FROM jc_retry(:f);
+SELECT id = :f AS same_chunk, lease_token AS ft FROM jc_next_pending(80, 'r5') \gset
+SELECT :'same_chunk' AS same_chunk;
+SELECT status, retry_count, error_message FROM jc_release(ARRAY[:f], ARRAY[:ft]);
+
 -- In a cancelled job the chunk fails instead, as an expired lease does
--- there: for good, its task kept, no retry counted.
+-- there: for good, its task kept, no retry counted; a chunk of an active
+-- job given back in the same call is pending.
 SELECT array_agg(id) AS x, array_agg(lease_token) AS xt FROM jc_claim(82, 1, 'r4') \gset
+SELECT id AS y, lease_token AS yt FROM jc_next_pending(80, 'r6') \gset
 SELECT jc_cancel_job(82);
-SELECT chunk_index, status, error_message, task_id, retry_count, lease_expires_at
-FROM jc_release(:'x', :'xt');
-SELECT total, pending, processing, completed, failed FROM jc_statistics(82);
+SELECT job_id, chunk_index, status, error_message, task_id, retry_count, lease_expires_at
+FROM jc_release(array_append(:'x', :y), array_append(:'xt', :yt));
+SELECT job_id, total, pending, processing, completed, failed
+FROM (SELECT * FROM jc_statistics(80) UNION ALL SELECT * FROM jc_statistics(82)) AS s
+ORDER BY job_id;
 
 -- Bad arrays are refused, and change nothing.
 SELECT fingerprint() AS before \gset

@@ -239,7 +239,11 @@ INSERT INTO steps VALUES
     (56, 'jc_heartbeat_batch(ARRAY[{910:6}, -1], ARRAY[{910:6:token}, 1])', NULL),
     (57, 'jc_release(ARRAY[{910:6}, -1], ARRAY[{910:6:token}, 1])', NULL),
     (58, 'jc_release(ARRAY[{910:6}], NULL)', NULL),
-    (59, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (59, NULL, 'INSERT INTO jobchunk.crawl_jobs (id, name) VALUES (912, ''third'') RETURNING ''job 912''::text'),
+    (60, 'jc_create_chunks(912, 1500)', NULL),
+    (61, 'jc_claim(912, 2, ''w6'')', NULL),
+    (62, 'jc_release(ARRAY[{912:1}, {912:0}], ARRAY[{912:1:token}, {912:0:token}])', NULL),
+    (63, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text

@@ -38,13 +38,14 @@ static JcQuery insert_job = {
 };
 
 /*
- * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries
- * and claims that take back expired leases (FOR KEY SHARE) go on.
- * Cancelling and purging lock it FOR UPDATE: they wait for retries, and
- * retries for them, so that no chunk of a cancelled job is left pending
- * (see transitions.c), and no chunk of a purged job was pending or
- * processing; claims skip a job so locked instead of waiting (claim.c), and
- * jc_purge_jobs() skips a job any other transaction holds.
+ * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries,
+ * releases and claims that take back expired leases (FOR KEY SHARE) go on.
+ * Cancelling and purging lock it FOR UPDATE: they wait for retries and
+ * releases, and retries for them, so that no chunk of a cancelled job is
+ * left pending (see transitions.c), and no chunk of a purged job was
+ * pending or processing; claims and releases skip a job so locked instead
+ * of waiting (claim.c, transitions.c), and jc_purge_jobs() skips a job any
+ * other transaction holds.
  */
 static JcQuery lock_job = JC_LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_for_update = JC_LOCK_JOB("UPDATE");
@@ -396,8 +397,8 @@ purge_cutoff(Interval *older_than)
  * Purges every job that finished (as for jc_purge_job()) before now() -
  * older_than, in job id order, and returns each with how many chunks it
  * had.  Expired leases are taken back first, of every job.  A job another
- * transaction holds locked (cancelling, pausing, resuming, retrying or
- * purging it, or taking back its expired leases) is skipped, so
+ * transaction holds locked (cancelling, pausing, resuming, retrying,
+ * releasing or purging it, or taking back its expired leases) is skipped, so
  * the call never waits for workers; it is purged by a later call.  A job
  * whose deletion a trigger on crawl_jobs skips is not purged, and not
  * returned, as a DELETE would not count it.

@@ -55,11 +55,13 @@ $node->safe_psql(
 
 	-- What the clients did: every call and its outcome; every claim that
 	-- succeeded (the client's memory of what it holds); every fenced
-	-- completion or failure that succeeded, with the token it was given.
+	-- completion or failure that succeeded, with the token it was given;
+	-- every chunk given back.
 	CREATE TABLE calls (round int, client int, kind text, sqlstate text, unchanged boolean);
 	CREATE TABLE claims (seq bigserial, client int, chunk_id bigint, lease_token bigint,
 	                     taken_back boolean);
 	CREATE TABLE fenced (chunk_id bigint, lease_token bigint, status text);
+	CREATE TABLE released (chunk_id bigint, status text);
 	CREATE TABLE snapshots (round int, chunk_id bigint, status text, retry_count int,
 	                        lease_token bigint);
 
@@ -199,10 +201,11 @@ my %kinds = (
 	release => [
 		2, 'any',
 		q{WITH mine AS (SELECT seq, chunk_id, lease_token FROM claims
-		                WHERE client = {client} ORDER BY seq DESC LIMIT {n})
-		  SELECT * FROM jobchunk.jc_release(
-		      ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
-		      ARRAY(SELECT lease_token FROM mine ORDER BY seq))}
+		                WHERE client = {client} ORDER BY seq DESC LIMIT {n}),
+		       r AS (SELECT * FROM jobchunk.jc_release(
+		                 ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
+		                 ARRAY(SELECT lease_token FROM mine ORDER BY seq)))
+		  INSERT INTO released SELECT id, status FROM r}
 	],
 	release_unfenced => [ 1, 'any', q{SELECT * FROM jobchunk.jc_release(ARRAY[{chunk}], NULL)} ],
 	# A stale token never releases a chunk: a division by zero if it does.
@@ -413,6 +416,7 @@ my %outcomes = (
 	  'SELECT count(*) FROM claims WHERE taken_back',
 	'fenced completions' => q{SELECT count(*) FROM fenced WHERE status = 'completed'},
 	'fenced failures' => q{SELECT count(*) FROM fenced WHERE status = 'failed'},
+	'chunks released' => q{SELECT count(*) FROM released WHERE status = 'pending'},
 	'stale tokens refused' => q{SELECT count(*) FROM calls
 		WHERE kind = 'complete_stale_token' AND sqlstate = '55000'},
 	'successful retries' => q{SELECT count(*) FROM calls
