@@ -272,11 +272,11 @@ static JcQuery lock_jobs_of_chunks = {
 /*
  * Releasing the chunks of a batch still held, of the jobs locked $3:
  * pending again as before their claim (retry_count, lease_token and
- * error_message as they are), or failed in a cancelled job, as the take-back
- * of an expired lease fails them.  $5 is the counts' stripe.  One row for each chunk locked, in id order: the chunk as
- * changed, whether it can be claimed now (pending, its job active), and its
- * id, for a chunk locked but not changed can only be one whose change a
- * trigger skipped.
+ * error_message as they are), or failed in a cancelled job, as the
+ * take-back of an expired lease fails them.  $5 is the counts' stripe.  One
+ * row for each chunk locked, in id order: the chunk as changed, whether it
+ * can be claimed now (pending, its job active), and its id, for a chunk
+ * locked but not changed can only be one whose change a trigger skipped.
  */
 static JcQuery release = {
 	.sql = CHANGE_BATCH("AND c.job_id OPERATOR(pg_catalog.=) ANY ($3) ",
@@ -404,10 +404,10 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 	/*
 	 * Otherwise the caller's token is current only on a chunk pending again,
 	 * which keeps the token of its last claim: it was taken back when its
-	 * lease expired, or released, or it failed and was retried.  Claims' tokens are
-	 * positive and, for a chunk, only grow: a smaller one than the current
-	 * was handed out before the claim that took the chunk since, and a larger
-	 * one by no claim of the chunk that took effect.
+	 * lease expired, or released, or it failed and was retried.  Claims'
+	 * tokens are positive and, for a chunk, only grow: a smaller one than
+	 * the current was handed out before the claim that took the chunk
+	 * since, and a larger one by no claim of the chunk that took effect.
 	 */
 	if (token_null != 'n' &&
 		(strcmp(status, JC_PROCESSING) != 0 || current_token != token))
