@@ -11,9 +11,8 @@
 -- before the claim: no retry is counted, and the chunk keeps its place in
 -- claim order.  In a cancelled job a released chunk fails instead, as an
 -- expired one does.  Chunks the caller no longer holds are left as they
--- are, and so are those of a job a cancel or a purge holds: a release never
--- waits for a job.  lease_tokens has no default: a release without tokens
--- (NULL) gives the chunks back whoever holds them, and must be asked for.
+-- are.  lease_tokens has no default: a release without tokens (NULL) gives
+-- the chunks back whoever holds them, and must be asked for.
 --
 CREATE FUNCTION @extschema@.jc_release(chunk_ids bigint[], lease_tokens bigint[])
 RETURNS SETOF @extschema@.job_chunks

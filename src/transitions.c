@@ -119,8 +119,7 @@ static JcQuery mark_completed = {
 
 /*
  * The CTEs of a statement that changes a batch of chunks: u, the ids $1
- * with the tokens $2; locked, those of them processing under their tokens
- * for which the condition also holds (empty, or AND and a condition on c);
+ * with the tokens $2; locked, those of them processing under their tokens;
  * and changed, an UPDATE of the locked chunks with the SET list set,
  * returning returning.  The chunks are locked in id order before they are
  * changed, whatever the order they are given in and whatever the plan, so
@@ -129,12 +128,12 @@ static JcQuery mark_completed = {
  * batch and a cancel (which locks in id order too), cannot each hold a
  * chunk the other waits for (jobs.spec).
  */
-#define CHANGE_BATCH(also, set, returning) \
+#define CHANGE_BATCH(set, returning) \
 	"WITH u AS (" \
 	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), " \
 	"locked AS (" \
 	"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id " \
-	"WHERE " FENCED_BATCH also \
+	"WHERE " FENCED_BATCH \
 	"ORDER BY c.id FOR UPDATE OF c), " \
 	"changed AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " set \
@@ -143,7 +142,7 @@ static JcQuery mark_completed = {
 	"RETURNING " returning ")"
 
 static JcQuery mark_completed_many = {
-	.sql = CHANGE_BATCH("", "status = 'completed', error_message = NULL, "
+	.sql = CHANGE_BATCH("status = 'completed', error_message = NULL, "
 						"lease_expires_at = NULL, updated_at = pg_catalog.now() ",
 						"c.*") ", "
 		JC_COUNT("changed", "-1", "1", "0", "$3")
@@ -228,7 +227,7 @@ static JcQuery heartbeat = {
  * locked but not changed can only be one whose change a trigger skipped.
  */
 static JcQuery heartbeat_batch = {
-	.sql = CHANGE_BATCH("", "lease_expires_at = GREATEST(c.lease_expires_at, $3), "
+	.sql = CHANGE_BATCH("lease_expires_at = GREATEST(c.lease_expires_at, $3), "
 						"updated_at = pg_catalog.now() ",
 						"c.id, c.lease_expires_at") " "
 		"SELECT u.id, changed.lease_expires_at, locked.id IS NOT NULL "
@@ -242,52 +241,50 @@ static JcQuery heartbeat_batch = {
 
 /*
  * The jobs of the chunks $1, locked FOR KEY SHARE in id order before a
- * release locks any chunk, so that a concurrent jc_cancel_job(), which
- * locks its job FOR UPDATE, either fails the chunks the release makes
- * pending, or has cancelled the job before the release reads its state
- * (and, being final, it stays so).  A job that another transaction holds
- * FOR UPDATE (being cancelled or purged) is skipped, not waited for, as the
- * take-back of expired leases skips it (see claim.c): the caller may hold
- * chunks the cancel waits for, and a worker stopping must not wait for the
- * cancel of a large job.  The release leaves that job's chunks to their
- * leases; cancelled, the job has no use for them.  Returns the jobs locked,
- * and the cancelled ones among them, or NULL if none is.
+ * release locks any chunk, as a retry locks its chunk's job: a concurrent
+ * jc_cancel_job(), which locks its job FOR UPDATE, either fails the chunks
+ * the release makes pending, or has cancelled the job before the release
+ * reads its state (and, being final, it stays so).  A release so waits for
+ * a cancel or a purge of the job in flight, rather than skip the job as the
+ * take-back of expired leases does (see claim.c): skipped, the chunks of an
+ * active job (whose cancel rolled back, or whose purge was refused) would
+ * stay with a worker that is gone until their leases ran out.  Returns the
+ * cancelled ones among them, or NULL if none is.
  */
 static JcQuery lock_jobs_of_chunks = {
-	.sql = "SELECT COALESCE(pg_catalog.array_agg(j.id), '{}'), pg_catalog.array_agg(j.id) "
+	.sql = "SELECT pg_catalog.array_agg(j.id) "
 		"FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'cancelled') "
 		"FROM (SELECT l.id, l.state FROM @extschema@.crawl_jobs AS l "
 		"WHERE l.id OPERATOR(pg_catalog.=) ANY (ARRAY("
 		"SELECT c.job_id FROM @extschema@.job_chunks AS c "
 		"WHERE c.id OPERATOR(pg_catalog.=) ANY ($1))) "
-		"ORDER BY l.id FOR KEY SHARE SKIP LOCKED) AS j",
+		"ORDER BY l.id FOR KEY SHARE) AS j",
 	.nargs = 1,
 	.argtypes = {INT8ARRAYOID},
 	.expect = SPI_OK_SELECT
 };
 
-/* The chunk c is in one of the cancelled jobs $4 */
-#define IN_CANCELLED_JOB "c.job_id OPERATOR(pg_catalog.=) ANY ($4)"
+/* The chunk c is in one of the cancelled jobs $3 */
+#define IN_CANCELLED_JOB "c.job_id OPERATOR(pg_catalog.=) ANY ($3)"
 
 /*
- * Releasing the chunks of a batch still held, of the jobs locked $3:
- * pending again as before their claim (retry_count, lease_token and
- * error_message as they are), or failed in a cancelled job, as the
- * take-back of an expired lease fails them.  $5 is the counts' stripe.  One
- * row for each chunk locked, in id order: the chunk as changed, whether it
- * can be claimed now (pending, its job active), and its id, for a chunk
- * locked but not changed can only be one whose change a trigger skipped.
+ * Releasing the chunks of a batch still held: pending again as before their
+ * claim (retry_count, lease_token and error_message as they are), or failed
+ * in a cancelled job, as the take-back of an expired lease fails them.  $4
+ * is the counts' stripe.  One row for each chunk locked, in id order: the
+ * chunk as changed, whether it can be claimed now (pending, its job
+ * active), and its id, for a chunk locked but not changed can only be one
+ * whose change a trigger skipped.
  */
 static JcQuery release = {
-	.sql = CHANGE_BATCH("AND c.job_id OPERATOR(pg_catalog.=) ANY ($3) ",
-						"status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
+	.sql = CHANGE_BATCH("status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
 						"task_id = CASE WHEN " IN_CANCELLED_JOB " THEN c.task_id END, "
 						"error_message = CASE WHEN " IN_CANCELLED_JOB " THEN 'job cancelled' "
 						"ELSE c.error_message END, "
 						"lease_expires_at = NULL, updated_at = pg_catalog.now() ",
 						"c.*") ", "
 		JC_COUNT("changed", "-1", "0",
-				 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$5")
+				 "CASE WHEN d.status OPERATOR(pg_catalog.=) 'failed' THEN 1 ELSE 0 END", "$4")
 		"SELECT changed.*, "
 		"pg_catalog.texteq(changed.status, 'pending') AND COALESCE(("
 		"SELECT j.state OPERATOR(pg_catalog.=) 'active' FROM @extschema@.crawl_jobs AS j "
@@ -295,8 +292,8 @@ static JcQuery release = {
 		"locked.id "
 		"FROM locked LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) locked.id "
 		"ORDER BY locked.id",
-	.nargs = 5,
-	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4OID},
+	.nargs = 4,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -854,15 +851,14 @@ jc_heartbeat_batch(PG_FUNCTION_ARGS)
  * at the same position in lease_tokens (under any token when lease_tokens
  * is NULL): it is pending again at once, without a retry counted, or failed
  * in a cancelled job.  Leaves the others as they are: a lost lease is no
- * reason not to give back the rest; so are the chunks of a job that a
- * cancel or a purge holds (see lock_jobs_of_chunks).  Returns the chunks it
- * changed, in id order.
+ * reason not to give back the rest.  Returns the chunks it changed, in id
+ * order.
  */
 Datum
 jc_release(PG_FUNCTION_ARGS)
 {
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	int			nids;
 	int			natts;
 	int			job_column;
@@ -877,9 +873,8 @@ jc_release(PG_FUNCTION_ARGS)
 	jc_connect(fcinfo);
 	(void) jc_execute(&lock_jobs_of_chunks, values, NULL, false);
 	values[2] = jc_result_value(1, &isnull);
-	values[3] = jc_result_value(2, &isnull);
-	nulls[3] = isnull ? 'n' : ' ';
-	values[4] = jc_stripe();
+	nulls[2] = isnull ? 'n' : ' ';
+	values[3] = jc_stripe();
 	(void) jc_execute(&release, values, nulls, false);
 
 	natts = SPI_tuptable->tupdesc->natts;
