@@ -10,13 +10,16 @@ lease must be longer than 1.5 times the longest chunk's work.  At the end
 of the batch it completes the chunks done in one call.  With nothing to
 claim it waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease
 sends none); with --until-done it stops once the job is complete (no chunk
-left pending or processing).
+left pending or processing) or gone (purged); without it, a job that does
+not exist is an error (exit status 1).
 
 On SIGTERM or SIGINT it stops taking work: it finishes the chunk it is
 working on, completes the chunks done, gives back the chunks of the batch
 it has not started with jc_release (pending again at once, no retry
 counted, for other workers), and exits with status 0.  A wait for a NOTIFY
-ends at once.
+ends at once.  (The counts it prints are of the rows its calls returned: a
+call made again after its answer was lost returns none for the chunks the
+first one changed.)
 
 Each call is a transaction of its own (autocommit), as the README advises.
 After a lost connection, or an update of the extension (0A000), it
@@ -192,14 +195,23 @@ class Worker:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.connect()
-        while not self.stopping:
-            claimed = self.claim()
-            if claimed:
-                self.run_batch(claimed)
-            elif self.args.until_done and self.job_complete():
-                return
-            else:
-                self.wait()
+        try:
+            while not self.stopping:
+                claimed = self.claim()
+                if claimed:
+                    self.run_batch(claimed)
+                elif self.args.until_done and self.job_complete():
+                    return
+                else:
+                    self.wait()
+        except psycopg2.Error as e:
+            if e.pgcode != "P0002":
+                raise
+            # No such job: purged once finished, or never made.
+            if not self.args.until_done:
+                raise SystemExit(f"{self.args.name}: job {self.args.job} does not exist")
+            logging.warning("%s: job %s does not exist (purged?): stopping",
+                            self.args.name, self.args.job)
 
 
 def main():

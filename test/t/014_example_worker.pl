@@ -9,7 +9,8 @@
 # the middle of a batch finishes the chunk in hand, completes what it did,
 # gives the rest back with jc_release and exits with status 0; another
 # drains the job.  A worker waiting for a NOTIFY stops at once on SIGTERM or
-# SIGINT.
+# SIGINT.  A worker on a job that does not exist stops, or fails without
+# --until-done.
 
 use strict;
 use warnings;
@@ -155,6 +156,20 @@ for my $signal (qw(TERM INT))
 	like($idle{$signal}{out}, qr/completed 0 chunks, released 0/,
 		'having done nothing');
 }
+
+# A job that does not exist (as once purged): with --until-done a worker
+# stops, as for a complete job; without, it fails.
+my $gone = start_worker(99, 'gone');
+ok($gone->{handle}->finish, 'with --until-done, a worker on a job that does not exist stops')
+  or diag($gone->{err});
+like($gone->{err}, qr/gone: job 99 does not exist/, 'saying so');
+my ($out, $err) = ('', '');
+ok( !IPC::Run::run(
+		[ 'python3', 'examples/worker.py', '--dsn', $node->connstr('postgres'), '--job', '99' ],
+		'>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default)),
+	'without it, the worker fails');
+like($err, qr/worker: job 99 does not exist/, 'saying so');
 
 $node->stop;
 done_testing();
