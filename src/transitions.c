@@ -462,6 +462,21 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 }
 
 /*
+ * Refuse a batch call that locked the chunk chunk_id, held by the caller,
+ * but whose change (done, a past participle) a trigger skipped: reported as
+ * lost, or left out, the chunk would stay held without a word.
+ */
+static void
+pg_attribute_noreturn()
+refuse_skipped(int64 chunk_id, const char *done)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("chunk %lld cannot be %s", (long long) chunk_id, done),
+			 errdetail("A trigger on job_chunks skipped the change.")));
+}
+
+/*
  * Return column 1 of the changed row, copied out of SPI, and end the call's
  * SPI connection (jc_finish()); or explain why nothing changed.
  */
@@ -832,11 +847,7 @@ jc_heartbeat_batch(PG_FUNCTION_ARGS)
 		(void) SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &expiry_null);
 		if (expiry_null &&
 			DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("chunk %lld cannot be given a longer lease",
-							(long long) jc_result_int64(i, 1)),
-					 errdetail("A trigger on job_chunks skipped the change.")));
+			refuse_skipped(jc_result_int64(i, 1), "given a longer lease");
 	}
 	jc_return_tuptable(fcinfo, 1);
 	jc_finish();
@@ -888,11 +899,7 @@ jc_release(PG_FUNCTION_ARGS)
 		job_id = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc,
 											 job_column, &isnull));
 		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("chunk %lld cannot be released",
-							(long long) jc_result_int64(i, natts)),
-					 errdetail("A trigger on job_chunks skipped the change.")));
+			refuse_skipped(jc_result_int64(i, natts), "released");
 
 		/* The chunk may be behind this backend's position in the job. */
 		jc_forget_position(job_id);
