@@ -17,9 +17,9 @@ On SIGTERM or SIGINT it stops taking work: it finishes the chunk it is
 working on, completes the chunks done, gives back the chunks of the batch
 it has not started with jc_release (pending again at once, no retry
 counted, for other workers), and exits with status 0.  A wait for a NOTIFY
-ends at once.  (The counts it prints are of the rows its calls returned: a
-call made again after its answer was lost returns none for the chunks the
-first one changed.)
+ends at once.  (The count of chunks released it prints can be short: a
+release made again after its answer was lost returns none of the chunks
+the first one gave back.)
 
 Each call is a transaction of its own (autocommit), as the README advises.
 After a lost connection, or an update of the extension (0A000), it

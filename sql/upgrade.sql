@@ -13,7 +13,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.8's, which
+-- The rows 1.0 left behind.  The library installed is already 1.9's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -53,7 +53,8 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- Neither 1.1, 1.2, 1.3, 1.4, 1.5, 1.6 nor 1.7 is the library's version; 1.8 is.
+-- Neither 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7 nor 1.8 is the library's
+-- version; 1.9 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';

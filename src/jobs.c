@@ -41,7 +41,7 @@ static JcQuery insert_job = {
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries,
  * releases and claims that take back expired leases (FOR KEY SHARE) go on.
  * Cancelling and purging lock it FOR UPDATE: they wait for retries and
- * releases, and retries for them, so that no chunk of a cancelled job is
+ * releases, and retries and releases for them, so that no chunk of a cancelled job is
  * left pending (see transitions.c), and no chunk of a purged job was
  * pending or processing; claims skip a job so locked instead of waiting
  * (claim.c), and jc_purge_jobs() skips a job any other transaction holds.

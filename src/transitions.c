@@ -276,7 +276,7 @@ static JcQuery lock_jobs_of_chunks = {
  * active), and its id, for a chunk locked but not changed can only be one
  * whose change a trigger skipped.
  */
-static JcQuery release = {
+static JcQuery release_chunks = {
 	.sql = CHANGE_BATCH("status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
 						"task_id = CASE WHEN " IN_CANCELLED_JOB " THEN c.task_id END, "
 						"error_message = CASE WHEN " IN_CANCELLED_JOB " THEN 'job cancelled' "
@@ -886,10 +886,12 @@ jc_release(PG_FUNCTION_ARGS)
 	values[2] = jc_result_value(1, &isnull);
 	nulls[2] = isnull ? 'n' : ' ';
 	values[3] = jc_stripe();
-	(void) jc_execute(&release, values, nulls, false);
+	(void) jc_execute(&release_chunks, values, nulls, false);
 
 	natts = SPI_tuptable->tupdesc->natts;
 	job_column = SPI_fnumber(SPI_tuptable->tupdesc, "job_id");
+	if (job_column <= 0)
+		elog(ERROR, "release returned no column job_id");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];

@@ -1,12 +1,13 @@
 # Scaling out: two shards (databases with jobchunk, numbered by
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
 # goes to the shard that holds its job or chunk; claims of any job find the
-# chunks of every shard; errors come back with the shard's SQLSTATE; a batch
-# completion, heartbeat or release across shards is refused whole; the counts on each
-# shard stay exact while four workers drain both through the proxy; a shard
-# that is down is passed over by claims of any job, and one that refuses the
-# caller is not; a shard's number is set once, before its first id; the
-# proxy's update from 1.0.
+# chunks of every shard; errors come back with the shard's SQLSTATE; a
+# batch completion, heartbeat or release across shards is refused whole;
+# the counts on each shard stay exact while four workers drain both through
+# the proxy; a shard that is down is passed over by claims of any job, and
+# one that refuses the caller is not; a shard's number is set once, before
+# its first id; the proxy has every function of jobchunk; the proxy's
+# update from 1.0.
 
 use strict;
 use warnings;
