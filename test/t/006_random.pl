@@ -151,11 +151,7 @@ my %kinds = (
 	complete_unfenced => [ 2, 'any', q{SELECT jobchunk.jc_mark_completed({held})} ],
 	complete_batch => [
 		4, 'any',
-		q{WITH mine AS (SELECT seq, chunk_id, lease_token FROM claims
-		                WHERE client = {client} ORDER BY seq DESC LIMIT {n}),
-		       d AS (SELECT * FROM jobchunk.jc_mark_completed(
-		                 ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
-		                 ARRAY(SELECT lease_token FROM mine ORDER BY seq)))
+		q{WITH {mine}, d AS (SELECT * FROM jobchunk.jc_mark_completed({mine_arrays}))
 		  INSERT INTO fenced SELECT d.id, m.lease_token, d.status
 		  FROM d JOIN mine AS m ON m.chunk_id = d.id}
 	],
@@ -185,11 +181,7 @@ my %kinds = (
 	  [ 1, '55000|P0002', q{SELECT jobchunk.jc_heartbeat({held}, {token} - 1)} ],
 	heartbeat_batch => [
 		3, 'any',
-		q{WITH mine AS (SELECT seq, chunk_id, lease_token FROM claims
-		                WHERE client = {client} ORDER BY seq DESC LIMIT {n})
-		  SELECT * FROM jobchunk.jc_heartbeat_batch(
-		      ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
-		      ARRAY(SELECT lease_token FROM mine ORDER BY seq), {lease})}
+		q{WITH {mine} SELECT * FROM jobchunk.jc_heartbeat_batch({mine_arrays}, {lease})}
 	],
 	# A stale token's lease is never extended: a division by zero if it is.
 	heartbeat_batch_stale_token => [
@@ -200,11 +192,7 @@ my %kinds = (
 	  [ 1, '22023', q{SELECT * FROM jobchunk.jc_heartbeat_batch(ARRAY[{held}, NULL], ARRAY[{token}, 1])} ],
 	release => [
 		2, 'any',
-		q{WITH mine AS (SELECT seq, chunk_id, lease_token FROM claims
-		                WHERE client = {client} ORDER BY seq DESC LIMIT {n}),
-		       r AS (SELECT * FROM jobchunk.jc_release(
-		                 ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
-		                 ARRAY(SELECT lease_token FROM mine ORDER BY seq)))
+		q{WITH {mine}, r AS (SELECT * FROM jobchunk.jc_release({mine_arrays}))
 		  INSERT INTO released SELECT id, status FROM r}
 	],
 	release_unfenced => [ 1, 'any', q{SELECT * FROM jobchunk.jc_release(ARRAY[{chunk}], NULL)} ],
@@ -267,7 +255,13 @@ my %placeholders = (
 	client => '$2',
 	task => q{'c' || $2},
 	log_claims => q{INSERT INTO claims (client, chunk_id, lease_token, taken_back)
-	                SELECT $2, id, lease_token, error_message = 'lease expired' FROM c});
+	                SELECT $2, id, lease_token, error_message = 'lease expired' FROM c},
+	# The client's last $1[6] claims, as a CTE "mine", and as the arguments
+	# of a batch call: their ids and tokens, in the order claimed.
+	mine => q{mine AS (SELECT seq, chunk_id, lease_token FROM claims
+	                   WHERE client = $2 ORDER BY seq DESC LIMIT $1[6]::int)},
+	mine_arrays => q{ARRAY(SELECT chunk_id FROM mine ORDER BY seq),
+	                 ARRAY(SELECT lease_token FROM mine ORDER BY seq)});
 
 # One pgbench script per kind: pick the arguments, recall one of the
 # client's last claims, and make the call in a transaction of either
