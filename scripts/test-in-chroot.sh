@@ -15,13 +15,17 @@
 # ports) allow.  Exits as scripts/test.sh does.
 #
 # DEBIAN_MIRROR (http://deb.debian.org/debian) is where the packages come
-# from; the release's security updates come from its -security suite.
+# from; the release's security updates come from its -security suite at
+# DEBIAN_SECURITY (http://deb.debian.org/debian-security), or from nowhere
+# with DEBIAN_SECURITY=none (for a mirror whose index names files it does
+# not have: seen for bullseye's postgresql-13).
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 RELEASE=${1:-trixie}
 MAJOR=${2:-17}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY=${DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 ROOT=/var/tmp/jobchunk-$RELEASE
 
 # one run at a time in a root
@@ -47,12 +51,16 @@ Types: deb
 URIs: $MIRROR
 Suites: $RELEASE $RELEASE-updates
 Components: main
+EOF
+if [ "$SECURITY" != none ]; then
+	cat >>"$ROOT/etc/apt/sources.list.d/debian.sources" <<EOF
 
 Types: deb
-URIs: http://deb.debian.org/debian-security
+URIs: $SECURITY
 Suites: $RELEASE-security
 Components: main
 EOF
+fi
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"

@@ -48,6 +48,8 @@ jc_check_not_null(FunctionCallInfo fcinfo, int argno)
 	Oid			fn_oid = fcinfo->flinfo->fn_oid;
 	HeapTuple	proctup;
 	Oid		   *argtypes;
+	/* cppcheck 2.3 (Debian 11) reports the test of argnames below here */
+	// cppcheck-suppress nullPointerRedundantCheck
 	char	  **argnames;
 	char	   *argmodes;
 	int			nargs;
