@@ -19,7 +19,9 @@ it has not started with jc_release (pending again at once, no retry
 counted, for other workers), and exits with status 0.  A wait for a NOTIFY
 ends at once.  (The count of chunks released it prints can be short: a
 release made again after its answer was lost returns none of the chunks
-the first one gave back.)
+the first one gave back.)  A second signal stops it at once, with status
+1, wherever it is (in the work, or trying to reach a server that is down):
+the chunks it holds, done or not, come back when their leases expire.
 
 Each call is a transaction of its own (autocommit), as the README advises.
 After a lost connection, or an update of the extension (0A000), it
@@ -186,6 +188,9 @@ class Worker:
         self.conn.notifies.clear()
 
     def stop(self, signum, frame):
+        if self.stopping:
+            raise SystemExit(f"{self.args.name}: stopped at once by a second signal;"
+                             " the chunks held come back when their leases expire")
         self.stopping = True
 
     def run(self):

@@ -9,8 +9,9 @@
 # the middle of a batch finishes the chunk in hand, completes what it did,
 # gives the rest back with jc_release and exits with status 0; another
 # drains the job.  A worker waiting for a NOTIFY stops at once on SIGTERM or
-# SIGINT.  A worker on a job that does not exist stops, or fails without
-# --until-done.
+# SIGINT.  A worker stopping while the server is down keeps trying, until a
+# second SIGTERM stops it at once.  A worker on a job that does not exist
+# stops, or fails without --until-done.
 
 use strict;
 use warnings;
@@ -31,12 +32,18 @@ $node->safe_psql(
 	SELECT count(*) FROM jobchunk.jc_create_chunks(1, 36000);
 });
 
+# Every worker started: one still running when the test ends (failed) is
+# killed, so that it does not outlive the test.
+my @started;
+END { eval { $_->{handle}->kill_kill } for @started }
+
 # A worker on job $job, named $name, with more options; the tests run in
 # the source tree, where the example is.
 sub start_worker
 {
 	my ($job, $name, @options) = @_;
 	my %worker = (name => $name, out => '', err => '');
+	push @started, \%worker;
 	$worker{handle} = IPC::Run::start(
 		[
 			'python3', 'examples/worker.py',
@@ -156,6 +163,35 @@ for my $signal (qw(TERM INT))
 	like($idle{$signal}{out}, qr/completed 0 chunks, released 0/,
 		'having done nothing');
 }
+
+# A worker sent SIGTERM while the server is down keeps trying to report
+# the chunk it finished; a second SIGTERM stops it at once, with status 1,
+# and leaves its batch to the leases.
+$node->safe_psql(
+	'postgres', q{
+	SELECT jobchunk.jc_create_job('outage');
+	SELECT count(*) FROM jobchunk.jc_create_chunks(5, 5000);
+});
+my $cut = start_worker(5, 'cut', '--batch', '10', '--lease', '3600',
+	'--work-seconds', '1', '--verbose');
+$cut->{handle}->pump until $cut->{err} =~ /cut: working on chunk/;
+$node->stop('fast');
+my $signalled = length $cut->{err};
+$cut->{handle}->signal('TERM');
+$cut->{handle}->pump
+  until (() = substr($cut->{err}, $signalled) =~ /trying again/g) >= 2;
+pass('after SIGTERM, with the server down, the worker tries again and again');
+$cut->{handle}->signal('TERM');
+ok(!$cut->{handle}->finish, 'a second SIGTERM stops it, with status 1');
+like($cut->{err}, qr/cut: stopped at once by a second signal/, 'saying so');
+is($cut->{out}, '', 'and reporting no chunk');
+$node->start;
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT status || ' by ' || task_id || ': ' || count(*)
+	FROM jobchunk.job_chunks WHERE job_id = 5 GROUP BY status, task_id}),
+	'processing by cut: 10',
+	'its batch is left processing, under its leases');
 
 # A job that does not exist (as once purged): with --until-done a worker
 # stops, as for a complete job; without, it fails.
