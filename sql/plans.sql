@@ -243,6 +243,29 @@ SELECT pg_stat_force_next_flush();
 SELECT pg_temp.counts_key_scans() - :before <= 1 AS counted_by_version_across_jobs,
        completed - :done_91 AS cycles_of_job_91
 FROM jc_statistics(91);
+-- So do jc_mark_processing, failures and retries, which an operator's loop
+-- over thousands of chunks makes in one transaction: by key, each would
+-- step over every version of the row the transaction had written, and the
+-- loop would slow down with every chunk.
+CREATE FUNCTION pg_temp.fail_and_retry(n int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    chunk bigint;
+BEGIN
+    FOR i IN 1..n LOOP
+        SELECT min(id) INTO chunk FROM jobchunk.job_chunks
+        WHERE job_id = 90 AND status = 'pending' AND retry_count = 0;
+        PERFORM jobchunk.jc_mark_processing(chunk);
+        PERFORM jobchunk.jc_mark_failed(chunk, 'site down');
+        PERFORM jobchunk.jc_retry(chunk);
+    END LOOP;
+END
+$$;
+SELECT pg_temp.fail_and_retry(1);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() AS before \gset
+SELECT pg_temp.fail_and_retry(10);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.counts_key_scans() - :before <= 1 AS changes_by_id_counted_by_version;
 UPDATE job_counts SET updated_at = updated_at WHERE job_id = 90;
 SELECT pg_stat_force_next_flush();
 SELECT pg_temp.counts_key_scans() AS before \gset

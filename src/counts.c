@@ -35,16 +35,21 @@
  *
  * While a snapshot is held open (a long transaction, a pg_dump), no version
  * of a stripe row can be removed, and a lookup of the row by its key steps
- * over every version made since: each count grows slower.  So statements
- * that count for one job (claims, single completions) add to the version
- * of the job's stripe row that this backend wrote last, by its ctid
- * (JC_COUNT_AT), when that is still the row's current version; only when
- * it is not (never written by this backend, written since by another
+ * over every version made since: each count grows slower.  So does each in
+ * a transaction that changes many chunks one call at a time (an operator's
+ * retry of every failed chunk of a job), over the versions it wrote.  So
+ * statements that count for one job (claims, and the changes of one chunk
+ * by id: jc_mark_processing(), completions, failures, retries) add to the
+ * version of the job's stripe row that this backend wrote last, by its
+ * ctid (JC_COUNT_AT), when that is still the row's current version; only
+ * when it is not (never written by this backend, written since by another
  * backend or by a statement that counts by key, rolled back, or moved by
  * VACUUM FULL) does a second statement of the call look the row up by its
  * key (jc_count_changes()): in the same transaction, so that any other
  * snapshot sees the counts agree with the chunks.  Updating by ctid also
- * saves the key's lookup in the common case.
+ * saves the key's lookup in the common case.  The statements that change
+ * many chunks at once (batches, releases, cancels, take-backs) count by
+ * key, once a statement.
  *
  * src/counts.c
  *

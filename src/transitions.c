@@ -64,10 +64,12 @@ static JcQuery mark_processing = {
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "1", "0", "0", "$4")
-		"SELECT chunk FROM changed",
-	.nargs = 5,
-	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT8OID},
+		JC_COUNT_AT("(SELECT job_id FROM changed)",
+					"processing = k.processing OPERATOR(pg_catalog.+) 1, ",
+					"$4", "$6", "true")
+		"SELECT chunk, job_id, " JC_COUNTED_TID " FROM changed",
+	.nargs = 6,
+	.argtypes = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID, INT8OID, TIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -170,10 +172,13 @@ static JcQuery mark_failed = {
 		"WHERE " CHUNK_IN("processing")
 		FENCED_PROCESSING
 		"RETURNING c AS chunk, c.job_id), "
-		JC_COUNT("changed", "-1", "0", "1", "$4")
-		"SELECT chunk FROM changed",
-	.nargs = 4,
-	.argtypes = {INT8OID, INT8OID, TEXTOID, INT4OID},
+		JC_COUNT_AT("(SELECT job_id FROM changed)",
+					"processing = k.processing OPERATOR(pg_catalog.-) 1, "
+					"failed = k.failed OPERATOR(pg_catalog.+) 1, ",
+					"$4", "$5", "true")
+		"SELECT chunk, job_id, " JC_COUNTED_TID " FROM changed",
+	.nargs = 5,
+	.argtypes = {INT8OID, INT8OID, TEXTOID, INT4OID, TIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -201,10 +206,12 @@ static JcQuery retry = {
 		"AND j.state OPERATOR(pg_catalog.<>) 'cancelled' "
 		"RETURNING c AS chunk, c.job_id, "
 		"j.state OPERATOR(pg_catalog.=) 'active' AS claimable), "
-		JC_COUNT("changed", "0", "0", "-1", "$3")
-		"SELECT chunk, job_id, claimable FROM changed",
-	.nargs = 3,
-	.argtypes = {INT8OID, INT4OID, INT4OID},
+		JC_COUNT_AT("(SELECT job_id FROM changed)",
+					"failed = k.failed OPERATOR(pg_catalog.-) 1, ",
+					"$3", "$4", "true")
+		"SELECT chunk, job_id, claimable, " JC_COUNTED_TID " FROM changed",
+	.nargs = 4,
+	.argtypes = {INT8OID, INT4OID, INT4OID, TIDOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -494,6 +501,23 @@ changed(uint64 processed, int64 chunk_id, char token_null, int64 token,
 	return result;
 }
 
+/*
+ * Return column 1 of the one row changed by a statement that counted with
+ * JC_COUNT_AT (column 2: the chunk's job), copied out of SPI, once the
+ * change of the job's counts is made (jc_count_changes()), and end the
+ * call's SPI connection.
+ */
+static Datum
+counted(int64 processing, int64 completed, int64 failed)
+{
+	bool		isnull;
+	Datum		result = jc_result_value(1, &isnull);
+
+	jc_count_changes(jc_result_int64(0, 2), processing, completed, failed);
+	jc_finish();
+	return result;
+}
+
 /* The optional lease token in argument argno, with its SPI null flag. */
 static int64
 token_arg(FunctionCallInfo fcinfo, int argno, char *null)
@@ -510,8 +534,8 @@ Datum
 jc_mark_processing(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	TimestampTz now;
 	Datum		chunk;
 
@@ -524,11 +548,13 @@ jc_mark_processing(PG_FUNCTION_ARGS)
 	values[2] = jc_lease_end_arg(fcinfo, 2, now);
 	values[3] = jc_stripe();
 	values[4] = Int64GetDatum(now);
+	values[5] = jc_stripe_tid(NULL, &nulls[5]);
 
 	jc_claim_begins();
 	jc_connect(fcinfo);
-	chunk = changed(jc_execute(&mark_processing, values, nulls, false),
-					chunk_id, 'n', 0, "marked processing", JC_PENDING);
+	if (jc_execute(&mark_processing, values, nulls, false) != 1)
+		refuse(chunk_id, 'n', 0, "marked processing", JC_PENDING);
+	chunk = counted(1, 0, 0);
 	jc_claim_ends();
 	PG_RETURN_DATUM(chunk);
 }
@@ -561,14 +587,7 @@ jc_mark_completed(PG_FUNCTION_ARGS)
 	jc_connect(fcinfo);
 	processed = jc_execute(&mark_completed, values, nulls, false);
 	if (processed == 1)
-	{
-		bool		isnull;
-		Datum		chunk = jc_result_value(1, &isnull);
-
-		jc_count_changes(jc_result_int64(0, 2), -1, 1, 0);
-		jc_finish();
-		PG_RETURN_DATUM(chunk);
-	}
+		PG_RETURN_DATUM(counted(-1, 1, 0));
 	if (processed == 0 && nulls[1] != 'n')
 		processed = jc_execute(&completed_under_token, values, nulls, false);
 	PG_RETURN_DATUM(changed(processed, chunk_id, nulls[1], token,
@@ -584,8 +603,8 @@ jc_mark_failed(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
 	int64		token;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	jc_check_nargs(fcinfo, 3);
 	jc_check_not_null(fcinfo, 0);
@@ -596,11 +615,12 @@ jc_mark_failed(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(token);
 	values[2] = PG_GETARG_DATUM(1);
 	values[3] = jc_stripe();
+	values[4] = jc_stripe_tid(NULL, &nulls[4]);
 
 	jc_connect(fcinfo);
-	PG_RETURN_DATUM(changed(jc_execute(&mark_failed, values, nulls, false),
-							chunk_id, nulls[1], token,
-							"marked failed", JC_PROCESSING));
+	if (jc_execute(&mark_failed, values, nulls, false) != 1)
+		refuse(chunk_id, nulls[1], token, "marked failed", JC_PROCESSING);
+	PG_RETURN_DATUM(counted(-1, 0, 1));
 }
 
 /*
@@ -610,32 +630,28 @@ Datum
 jc_retry(PG_FUNCTION_ARGS)
 {
 	int64		chunk_id;
-	Datum		values[3];
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		isnull;
-	uint64		processed;
+	int64		job_id;
 
 	jc_check_not_null(fcinfo, 0);
 	chunk_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(chunk_id);
 	values[1] = Int32GetDatum(jc_max_retries);
 	values[2] = jc_stripe();
+	values[3] = jc_stripe_tid(NULL, &nulls[3]);
 
 	jc_connect(fcinfo);
-	processed = jc_execute(&retry, values, NULL, false);
-	if (processed == 1)
-	{
-		int64		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 2, &isnull));
-
-		/* The chunk may be behind this backend's position in the job. */
-		jc_forget_position(job_id);
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 3, &isnull)))
-			jc_notify_claimable(job_id);
-	}
-	PG_RETURN_DATUM(changed(processed, chunk_id, 'n', 0, "retried",
-							JC_FAILED));
+	if (jc_execute(&retry, values, nulls, false) != 1)
+		refuse(chunk_id, 'n', 0, "retried", JC_FAILED);
+	job_id = jc_result_int64(0, 2);
+	/* The chunk may be behind this backend's position in the job. */
+	jc_forget_position(job_id);
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 3, &isnull)))
+		jc_notify_claimable(job_id);
+	PG_RETURN_DATUM(counted(0, 0, -1));
 }
 
 /*
