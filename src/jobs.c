@@ -98,19 +98,24 @@ static JcQuery set_state = {
 };
 
 /*
- * The pending chunks are locked in id order before they are changed, the
- * order a batch completion locks its chunks in, so that the two never each
- * hold a chunk the other waits for.  (A chunk claimed meanwhile stays
- * locked, though not changed, until the cancel ends.)  Returns how many
- * chunks it changed and how many it locked, which differ only when a
- * trigger skipped some changes.
+ * The pending chunks are locked in id order before they are changed, FOR
+ * KEY SHARE, which claims (FOR UPDATE SKIP LOCKED) pass over: a chunk still
+ * pending when the lock reaches it can no longer be claimed until the
+ * cancel ends, and is failed.  A chunk claimed since the statement's
+ * snapshot is processing when the lock reaches it: it is left as it is,
+ * but stays locked, as PostgreSQL leaves a row it locked and then found no
+ * longer matching, until the cancel ends.  Its worker's heartbeats,
+ * completion and failure lock it FOR NO KEY UPDATE, which that lock does not
+ * hold up (a cancel of a large job takes seconds; FOR UPDATE here kept them
+ * waiting so long).  Returns how many chunks it changed and how many it
+ * locked, which differ only when a trigger skipped some changes.
  */
 static JcQuery fail_pending = {
 	.sql = "WITH locked AS ("
 		"SELECT l.id FROM @extschema@.job_chunks AS l "
 		"WHERE l.job_id OPERATOR(pg_catalog.=) $1 "
 		"AND l.status OPERATOR(pg_catalog.=) 'pending' "
-		"ORDER BY l.id FOR UPDATE), "
+		"ORDER BY l.id FOR KEY SHARE), "
 		"changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
 		"SET status = 'failed', error_message = 'job cancelled', "

@@ -126,9 +126,10 @@ static JcQuery mark_completed = {
  * returning returning.  The chunks are locked in id order before they are
  * changed, whatever the order they are given in and whatever the plan, so
  * that two batches sharing chunks (unfenced completions given in different
- * orders, or a worker's batch heartbeat and its batch completion), or a
- * batch and a cancel (which locks in id order too), cannot each hold a
- * chunk the other waits for (jobs.spec).
+ * orders, or a worker's batch heartbeat and its batch completion) cannot
+ * each hold a chunk the other waits for (jobs.spec).  They are locked FOR
+ * NO KEY UPDATE, as the UPDATE would lock them, and not FOR UPDATE, which
+ * would wait for a cancel that locked them FOR KEY SHARE (see jobs.c).
  */
 #define CHANGE_BATCH(set, returning) \
 	"WITH u AS (" \
@@ -136,7 +137,7 @@ static JcQuery mark_completed = {
 	"locked AS (" \
 	"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id " \
 	"WHERE " FENCED_BATCH \
-	"ORDER BY c.id FOR UPDATE OF c), " \
+	"ORDER BY c.id FOR NO KEY UPDATE OF c), " \
 	"changed AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " set \
 	"FROM locked AS x JOIN u ON u.id OPERATOR(pg_catalog.=) x.id " \
