@@ -25,7 +25,7 @@ DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk-
 	jobchunk_proxy--1.0.sql jobchunk_proxy--1.0--1.1.sql jobchunk_proxy--1.1--1.2.sql jobchunk_proxy--1.2--1.3.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
-REGRESS = setup create_chunks transitions claim read statistics leases batch release jobs plans commit nested gucs bad_input privileges owner search_path dump chunk_check drop upgrade
+REGRESS = setup create_chunks transitions claim read statistics leases batch release jobs plans commit nested gucs bad_input privileges owner search_path dump chunk_check retry_all drop upgrade
 
 ISOLATION = claim create leases jobs positions cancel version cascade
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
