@@ -99,9 +99,10 @@ static JcQuery set_state = {
 
 /*
  * The pending chunks are locked in id order before they are changed, FOR
- * KEY SHARE, which claims (FOR UPDATE SKIP LOCKED) pass over: a chunk still
- * pending when the lock reaches it can no longer be claimed until the
- * cancel ends, and is failed.  A chunk claimed since the statement's
+ * KEY SHARE, which claims (FOR UPDATE SKIP LOCKED) pass over and
+ * jc_mark_processing() (FOR UPDATE) waits for: a chunk still pending when
+ * the lock reaches it can no longer be claimed until the cancel ends, and
+ * is failed.  A chunk claimed since the statement's
  * snapshot is processing when the lock reaches it: it is left as it is,
  * but stays locked, as PostgreSQL leaves a row it locked and then found no
  * longer matching, until the cancel ends.  Its worker's heartbeats,

@@ -55,6 +55,12 @@ PG_FUNCTION_INFO_V1(jc_release);
 #define FENCED_PROCESSING \
 	"AND ($2 IS NULL OR c.lease_token OPERATOR(pg_catalog.=) $2) "
 
+/*
+ * The chunk is locked FOR UPDATE before it is changed, as claims lock the
+ * chunks they take: a cancel locks the pending chunks FOR KEY SHARE
+ * (jobs.c), which a plain UPDATE would not wait for, and which, taken after
+ * a plain UPDATE, would not see the chunk change.
+ */
 static JcQuery mark_processing = {
 	.sql = "WITH changed AS ("
 		"UPDATE @extschema@.job_chunks AS c "
@@ -63,6 +69,8 @@ static JcQuery mark_processing = {
 		"lease_expires_at = $3, "
 		"updated_at = pg_catalog.now() "
 		"WHERE " CHUNK_IN("pending")
+		"AND c.id OPERATOR(pg_catalog.=) (SELECT l.id FROM @extschema@.job_chunks AS l "
+		"WHERE l.id OPERATOR(pg_catalog.=) $1 FOR UPDATE) "
 		"RETURNING c AS chunk, c.job_id), "
 		JC_COUNT_AT("(SELECT job_id FROM changed)",
 					"processing = k.processing OPERATOR(pg_catalog.+) 1, ",
