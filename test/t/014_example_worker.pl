@@ -55,6 +55,21 @@ sub start_worker
 	return \%worker;
 }
 
+# A new job of 10 chunks, and a worker named $name on it that claims them
+# all under an hour's lease, so that none expires during the test, once it
+# logs that it has begun the first chunk, which takes a second; returns the
+# job and the worker.
+sub start_busy_worker
+{
+	my ($name) = @_;
+	my $job = $node->safe_psql('postgres', "SELECT jobchunk.jc_create_job('$name')");
+	$node->safe_psql('postgres', "SELECT count(*) FROM jobchunk.jc_create_chunks($job, 5000)");
+	my $worker = start_worker($job, $name, '--batch', '10', '--lease', '3600',
+		'--work-seconds', '1', '--verbose');
+	$worker->{handle}->pump until $worker->{err} =~ /$name: working on chunk/;
+	return ($job, $worker);
+}
+
 my @workers = map {
 	start_worker(1, $_, '--batch', '12', '--lease', '3', '--work-seconds', '0.3',
 		'--idle', '0.2')
@@ -94,21 +109,12 @@ ok($waiter->{handle}->finish, 'the resumption wakes the waiting worker, which dr
   or diag($waiter->{err});
 like($waiter->{out}, qr/completed 12 chunks/, 'it completes the 12 chunks');
 
-# A batch of the 10 chunks of job 3, each an hour's lease, so that none
-# expires during the test: only a release can make one pending again.  The
-# worker is sent SIGTERM once it logs that it has begun the first chunk,
-# which takes a second.
-$node->safe_psql(
-	'postgres', q{
-	SELECT jobchunk.jc_create_job('stopped');
-	SELECT count(*) FROM jobchunk.jc_create_chunks(3, 5000);
-});
-my $stopped = start_worker(3, 'stopped', '--batch', '10', '--lease', '3600',
-	'--work-seconds', '1', '--verbose');
-$stopped->{handle}->pump until $stopped->{err} =~ /stopped: working on chunk/;
+# A worker sent SIGTERM in its first chunk: since none of its leases
+# expires during the test, only a release can make a chunk pending again.
+my ($stopped_job, $stopped) = start_busy_worker('stopped');
 is( $node->safe_psql(
-		'postgres', q{
-	SELECT count(*) FROM jobchunk.job_chunks WHERE job_id = 3 AND status = 'processing'}),
+		'postgres', qq{
+	SELECT count(*) FROM jobchunk.job_chunks WHERE job_id = $stopped_job AND status = 'processing'}),
 	'10', 'the worker holds its batch of 10');
 $stopped->{handle}->signal('TERM');
 ok($stopped->{handle}->finish, 'SIGTERM stops the worker in its batch, with status 0')
@@ -118,25 +124,25 @@ my ($done, $released) = $stopped->{out} =~ /completed (\d+) chunks, released (\d
 cmp_ok($done, '>=', 1, 'it finishes the chunk it was working on');
 is($done + $released, 10, 'and releases the others of its batch');
 is( $node->safe_psql(
-		'postgres', q{
+		'postgres', qq{
 	SELECT status || ', retried ' || retry_count || ', '
 	       || coalesce('by ' || task_id, 'no task') || ': ' || count(*)
-	FROM jobchunk.job_chunks WHERE job_id = 3
+	FROM jobchunk.job_chunks WHERE job_id = $stopped_job
 	GROUP BY status, retry_count, task_id ORDER BY status}),
 	"completed, retried 0, by stopped: $done\npending, retried 0, no task: $released",
 	'the chunks it reports are completed, and the ones released pending with no retry');
 is($node->safe_psql('postgres', $JOBS_WHOSE_STATISTICS_DIFFER),
 	'0', 'the statistics equal the rows');
 
-my $drainer = start_worker(3, 'drainer', '--batch', '10');
+my $drainer = start_worker($stopped_job, 'drainer', '--batch', '10');
 ok($drainer->{handle}->finish, 'a second worker drains the job')
   or diag($drainer->{err});
 like($drainer->{out}, qr/completed $released chunks, released 0/,
 	'it completes the chunks released');
 is( $node->safe_psql(
-		'postgres', q{
+		'postgres', qq{
 	SELECT status || ', retried ' || retry_count || ': ' || count(*)
-	FROM jobchunk.job_chunks WHERE job_id = 3 GROUP BY status, retry_count}),
+	FROM jobchunk.job_chunks WHERE job_id = $stopped_job GROUP BY status, retry_count}),
 	'completed, retried 0: 10',
 	'every chunk of the job is completed, none retried');
 
@@ -167,14 +173,7 @@ for my $signal (qw(TERM INT))
 # A worker sent SIGTERM while the server is down keeps trying to report
 # the chunk it finished; a second SIGTERM stops it at once, with status 1,
 # and leaves its batch to the leases.
-$node->safe_psql(
-	'postgres', q{
-	SELECT jobchunk.jc_create_job('outage');
-	SELECT count(*) FROM jobchunk.jc_create_chunks(5, 5000);
-});
-my $cut = start_worker(5, 'cut', '--batch', '10', '--lease', '3600',
-	'--work-seconds', '1', '--verbose');
-$cut->{handle}->pump until $cut->{err} =~ /cut: working on chunk/;
+my ($cut_job, $cut) = start_busy_worker('cut');
 $node->stop('fast');
 my $signalled = length $cut->{err};
 $cut->{handle}->signal('TERM');
@@ -187,9 +186,9 @@ like($cut->{err}, qr/cut: stopped at once by a second signal/, 'saying so');
 is($cut->{out}, '', 'and reporting no chunk');
 $node->start;
 is( $node->safe_psql(
-		'postgres', q{
+		'postgres', qq{
 	SELECT status || ' by ' || task_id || ': ' || count(*)
-	FROM jobchunk.job_chunks WHERE job_id = 5 GROUP BY status, task_id}),
+	FROM jobchunk.job_chunks WHERE job_id = $cut_job GROUP BY status, task_id}),
 	'processing by cut: 10',
 	'its batch is left processing, under its leases');
 
