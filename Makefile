@@ -7,6 +7,7 @@ OBJS = \
 	src/chunk_check.o \
 	src/counts.o \
 	src/notify.o \
+	src/cancel_lock.o \
 	src/jobs.o \
 	src/cascades.o \
 	src/plans.o \

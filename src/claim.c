@@ -548,26 +548,23 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * still missing, from the head, after taking back expired leases of any job:
  * those that ended before now, the time of the call (see claim()).
  *
- * Before it claims from the head, the claim locks the job FOR KEY SHARE,
- * without waiting.  When another transaction holds the job FOR UPDATE (a
- * cancel or a purge, which lock or delete all its pending chunks), the
- * claim takes nothing from the head and forgets its position in the job:
- * a claim from the head would try, and fail, to lock every chunk the cancel
- * has locked so far (0.6 s a claim with 600,000 of them), and one from the
+ * A claim takes nothing from the head of a job that another transaction is
+ * cancelling, and forgets its position in the job: it would try, and fail,
+ * to lock every chunk the cancel has locked so far, and one from the
  * position would read each of those after the position (skipping them by
- * their mark).  A claim from a position takes no lock on the job, which
- * would make the workers of one job take turns changing its row: it may
- * take chunks the cancel has not reached yet (see jobs.c).
+ * their mark).  A claim from a position does not look for a cancel, to
+ * cost nothing more: it may take chunks the cancel has not reached yet.
  *
  * In a transaction that has not changed this backend's stripe of the job
  * before, a claim never waits for the job's row lock, which a cancel or a
  * purge may hold while it waits for chunks this call has claimed (see
- * counts.c).  A claim from the head after one from the position changes the
- * stripe row the first one changed, which checks the row's foreign key
- * again and so locks the job FOR KEY SHARE: the lock taken before, without
- * waiting, keeps that check from waiting.  (A later call in the same
- * transaction changes the row again, and may wait: see the README, *Several
- * changes in one transaction*.)
+ * counts.c).  A claim from the head after one from the position changes
+ * the stripe row the first one changed, which checks the row's foreign key
+ * again and so locks the job FOR KEY SHARE: the claim takes that lock
+ * first, without waiting, and if another transaction holds the job FOR
+ * UPDATE (a cancel or a purge), takes nothing more from it.  (A later call
+ * in the same transaction changes the row again, and may wait: see the
+ * README, *Several changes in one transaction*.)
  */
 static uint64
 claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
@@ -608,7 +605,8 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 	if (claimed < (uint64) n)
 	{
 		position.valid = false;
-		if (jc_execute(&try_lock_job, values, NULL, false) == 1)
+		if (claimed == 0 ? !jc_cancel_running(job_id) :
+			jc_execute(&try_lock_job, values, NULL, false) == 1)
 		{
 			if (!reaped_all)
 				reap_any_job(Max(n - (int) claimed, REAP_AT_LEAST), now);

@@ -228,4 +228,8 @@ extern void jc_count_chunks(int64 job_id, JcCounts *counts, bool read_only);
 /* notify.c */
 extern void jc_notify_claimable(int64 job_id);
 
+/* cancel_lock.c */
+extern void jc_mark_cancel_running(int64 job_id);
+extern bool jc_cancel_running(int64 job_id);
+
 #endif							/* JOBCHUNK_H */

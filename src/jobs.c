@@ -281,6 +281,7 @@ jc_cancel_job(PG_FUNCTION_ARGS)
 
 	jc_connect(fcinfo);
 	change_state(PG_GETARG_INT64(0), "cancelled", "cancelled");
+	jc_mark_cancel_running(PG_GETARG_INT64(0));
 	jc_execute(&fail_pending, values, NULL, false);
 	failed = jc_result_int64(0, 1);
 	if (failed != jc_result_int64(0, 2))
