@@ -46,7 +46,8 @@
  * expired lease, or left pending by a claim that rolled back.  Therefore a
  * backend starts again from the head, taking back expired leases first,
  * when it has no position, when the claim from its position finds fewer
- * chunks than asked for (unless a cancel or a purge holds the job), and
+ * chunks than asked for (unless the job is being cancelled or purged: see
+ * claim_job()), and
  * when jobchunk.rescan_interval has passed since it last did; and it
  * forgets its positions when a transaction or
  * subtransaction aborts or is prepared, and a job's position when it
@@ -552,8 +553,10 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * cancelling, and forgets its position in the job: it would try, and fail,
  * to lock every chunk the cancel has locked so far, and one from the
  * position would read each of those after the position (skipping them by
- * their mark).  A claim from a position does not look for a cancel, to
- * cost nothing more: it may take chunks the cancel has not reached yet.
+ * their mark).  (A cancel that begins right after the claim looked is
+ * stepped over by that one claim.)  A claim from a position does not look
+ * for a cancel, to cost nothing more: it may take chunks the cancel has not
+ * reached yet.
  *
  * In a transaction that has not changed this backend's stripe of the job
  * before, a claim never waits for the job's row lock, which a cancel or a
