@@ -254,7 +254,9 @@ jc_resume_job(PG_FUNCTION_ARGS)
 /*
  * jc_cancel_job(job_id bigint) RETURNS bigint
  *
- * Returns how many pending chunks it failed.
+ * Returns how many pending chunks it failed.  Once it holds the job, it
+ * marks it as being cancelled (cancel_lock.c), so that claims from the head
+ * take nothing from it while it locks and fails the pending chunks.
  */
 Datum
 jc_cancel_job(PG_FUNCTION_ARGS)
