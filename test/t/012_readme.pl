@@ -1,4 +1,5 @@
-# The README's example session (the first SQL block under "## API"), run
+# The README's SQL blocks put no comment after a psql backslash command.
+# Its example session (the first SQL block under "## API"), run
 # as written with psql on a new database: every statement succeeds, and
 # jc_statistics() gives the row the README shows in its comment.  Then the
 # batch worker of "## Writing a worker", run as written on the same job:
@@ -13,6 +14,14 @@ use Test::More;
 
 # The tests run in the source tree, where the README is.
 my $readme = slurp_file('README.md');
+
+# psql takes everything after a backslash command as its arguments, a
+# comment too (\gset would take "--" as the prefix of its variables): no
+# SQL block of the README may put one there.
+my @commented_meta = grep { /\\[a-z]+\b.*--/ }
+  map { split /\n/ } $readme =~ /^```sql\n(.*?)^```$/msg;
+is_deeply(\@commented_meta, [],
+	'no psql backslash command in a SQL block has a comment after it');
 my ($api) = $readme =~ /^## API\n.*?^```sql\n(.*?)^```$/ms;
 ok(defined $api, 'the README has an example session under "## API"');
 
