@@ -80,6 +80,10 @@ is( shard(1, q{SELECT (min(id) >> 48) || '/' || (max(id) >> 48) FROM jobchunk.jo
 my $pending_chunk = shard(0, "SELECT min(id) FROM jobchunk.job_chunks");
 is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed($pending_chunk)"),
 	'55000', 'completing a pending chunk: 55000 from the shard');
+my (undef, undef, $remote) = $node->psql('proxy', "SELECT jobchunk.jc_mark_completed($pending_chunk)");
+like($remote,
+	qr/ERROR:  jobchunk\.jc_mark_completed\(2\): \[shard0\] REMOTE ERROR: chunk $pending_chunk cannot be marked completed\n.*Remote detail: The chunk is pending/s,
+	'its message is the shard\'s after PL/Proxy\'s prefix, as the README shows');
 is(sqlstate('proxy', 'SELECT jobchunk.jc_is_complete(NULL)'),
 	'22023', 'a NULL job id: refused as on one server');
 is(sqlstate('proxy', "SELECT jobchunk.jc_statistics($job[1] + 1000)"),
