@@ -347,4 +347,19 @@ SELECT status, count(*) FROM job_chunks WHERE job_id = 73 GROUP BY status ORDER 
 SELECT count(*) FROM jc_claim(74, 120);
 SELECT status, count(*) FROM job_chunks WHERE job_id = 73 GROUP BY status ORDER BY status;
 ROLLBACK;
+-- So does a claim across all jobs, however many jobs it takes from: of 400
+-- expired, a claim of one chunk from each of five jobs (at a priority above
+-- job 73's) takes back 100, not 100 for each job.
+BEGIN;
+SET LOCAL jobchunk.rescan_interval = 0;
+SET LOCAL jobchunk.chunk_size = 1;
+INSERT INTO crawl_jobs (id, name) VALUES (73, 'fleet gone');
+INSERT INTO crawl_jobs (id, name) SELECT i, 'urgent ' || i FROM generate_series(75, 79) AS i;
+SELECT count(*) FROM jc_create_chunks(73, 400);
+SELECT count(*) FROM generate_series(75, 79) AS i, jc_create_chunks(i, 1, 9);
+SELECT count(*) FROM jc_claim(73, 400);
+UPDATE job_chunks SET lease_expires_at = now() - interval '1 day' WHERE job_id = 73;
+SELECT array_agg(job_id ORDER BY job_id) FROM jc_claim(NULL, 5);
+SELECT status, count(*) FROM job_chunks WHERE job_id = 73 GROUP BY status ORDER BY status;
+ROLLBACK;
 SELECT setval('job_chunks_id_seq', :chunk_ids_before) > 0 AS ids_as_before;

@@ -5,7 +5,7 @@
  *
  * A claim that starts at the head of the job's queue (see below) first
  * takes back chunks whose lease has expired, of any job (reaping), unless
- * the call has already taken back all it could (see reaped_all): each
+ * the call has taken back leases already (see call_reaped): each
  * becomes pending again as a new attempt, with retry_count + 1, or failed
  * once retry_count has reached jobchunk.max_retries or its job is
  * cancelled.  Then one statement
@@ -99,16 +99,16 @@ static TimestampTz last_reap_any_job = 0;
 static TimestampTz claim_began = 0;
 
 /*
- * Whether a take-back in the running claim call has left no expired lease
- * that it could take back (it took back fewer than it asked for): the
- * call's later take-backs, whose cutoff is the same, are then skipped.
+ * Whether the running claim call has taken back leases: a call does so
+ * once, however many jobs it visits, so that it takes back at most
+ * REAP_AT_LEAST (or as many as it claims, if more) in all.
  */
-static bool reaped_all = false;
+static bool call_reaped = false;
 
 /*
  * A claim that takes back expired leases takes back up to this many, or as
  * many as it claims if that is more, so that many leases expiring at once
- * (a fleet of workers gone) come back in a few claims.
+ * (a fleet of workers gone) come back in a few claims, none of them slow.
  */
 #define REAP_AT_LEAST 100
 
@@ -372,12 +372,13 @@ jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
 
 /*
  * Take back up to n expired leases of any job, as a claim does, and note
- * when that left none to take back (see reaped_all).
+ * that the call has (see call_reaped).
  */
 static void
 reap_any_job(int n, TimestampTz now)
 {
-	reaped_all = jc_take_back_expired(NULL, n, now) < (uint64) n;
+	jc_take_back_expired(NULL, n, now);
+	call_reaped = true;
 }
 
 /*
@@ -546,8 +547,9 @@ run_claim(FunctionCallInfo fcinfo, JcQuery *query, Datum *values,
  * Claim up to n chunks of one job into the result; return how many.  From
  * the backend's position in the job while it has one and
  * jobchunk.rescan_interval has not passed; otherwise, or for the chunks
- * still missing, from the head, after taking back expired leases of any job:
- * those that ended before now, the time of the call (see claim()).
+ * still missing, from the head, after taking back expired leases of any job
+ * unless the call has already: those that ended before now, the time of the
+ * call (see claim()).
  *
  * A claim takes nothing from the head of a job that another transaction is
  * cancelling, and forgets its position in the job: it would try, and fail,
@@ -611,7 +613,7 @@ claim_job(FunctionCallInfo fcinfo, int64 job_id, Datum task_id, char task_null,
 		if (claimed == 0 ? !jc_cancel_running(job_id) :
 			jc_execute(&try_lock_job, values, NULL, false) == 1)
 		{
-			if (!reaped_all)
+			if (!call_reaped)
 				reap_any_job(Max(n - (int) claimed, REAP_AT_LEAST), now);
 			values[3] = Int32GetDatum(n - (int) claimed);
 			values[6] = jc_stripe_tid(&job_id, &nulls[6]);
@@ -726,14 +728,14 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		lease = jc_lease_end_arg(fcinfo, lease_arg, now);
 	TimestampTz outer = claim_began;
-	bool		outer_reaped_all = reaped_all;
+	bool		outer_reaped = call_reaped;
 
 	jc_result_store(fcinfo);
 	jc_claim_begins();
 	jc_connect(fcinfo);
 	if (outer == 0)
 		claim_began = now;
-	reaped_all = false;
+	call_reaped = false;
 	PG_TRY();
 	{
 		if (any_job)
@@ -754,7 +756,7 @@ claim(FunctionCallInfo fcinfo, int n, int task_arg, int lease_arg)
 	PG_FINALLY();
 	{
 		claim_began = outer;
-		reaped_all = outer_reaped_all;
+		call_reaped = outer_reaped;
 	}
 	PG_END_TRY();
 	jc_finish();
