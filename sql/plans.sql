@@ -337,3 +337,50 @@ SELECT count(*) FROM jobchunk.jc_next_pending();
 SELECT pg_stat_force_next_flush();
 SELECT idx_scan - :before AS lease_index_scans FROM pg_stat_user_indexes
 WHERE indexrelid = 'jobchunk.job_chunks_lease_idx'::regclass;
+
+-- Plans made while the tables are small use the indexes all the same, and
+-- keep using them as the tables grow: in one transaction (which no ANALYZE
+-- sees) that empties the tables, so that the plans are made again for
+-- tables of no pages, and then makes 20 jobs of 100 chunks and works on
+-- them, no call reads job_chunks or job_counts whole.
+\c
+SELECT last_value AS job_ids_before FROM jobchunk.crawl_jobs_id_seq \gset
+SELECT last_value AS chunk_ids_before FROM jobchunk.job_chunks_id_seq \gset
+BEGIN;
+TRUNCATE jobchunk.crawl_jobs CASCADE;
+-- (the TRUNCATE itself reads the tables)
+CREATE TEMPORARY TABLE read_whole AS
+SELECT relid, seq_scan FROM pg_stat_xact_user_tables
+WHERE relid IN ('jobchunk.job_chunks'::regclass, 'jobchunk.job_counts'::regclass);
+DO $$
+DECLARE
+    j bigint;
+    ids bigint[];
+    tokens bigint[];
+    c jobchunk.job_chunks;
+BEGIN
+    FOR k IN 1 .. 20 LOOP
+        j := jobchunk.jc_create_job('small ' || k);
+        PERFORM count(*) FROM jobchunk.jc_create_chunks(j, 50000);
+        SELECT array_agg(id), array_agg(lease_token) INTO ids, tokens
+        FROM jobchunk.jc_claim(j, 90, 'plans', interval '1 hour');
+        PERFORM count(*) FROM jobchunk.jc_heartbeat_batch(ids[1:10], tokens[1:10]);
+        PERFORM count(*) FROM jobchunk.jc_release(ids[1:5], tokens[1:5]);
+        PERFORM count(*) FROM jobchunk.jc_mark_completed(ids[6:90], tokens[6:90]);
+        c := jobchunk.jc_next_pending(j, 'plans');
+        PERFORM jobchunk.jc_mark_failed(c.id, 'timeout', c.lease_token);
+        PERFORM jobchunk.jc_retry(c.id);
+        PERFORM count(*) FROM jobchunk.jc_chunks(j, 'pending');
+        PERFORM jobchunk.jc_statistics(j);
+        PERFORM jobchunk.jc_cancel_job(j);
+        PERFORM jobchunk.jc_purge_job(j);
+    END LOOP;
+END
+$$;
+SELECT t.relname, t.seq_scan - r.seq_scan AS read_whole
+FROM pg_stat_xact_user_tables AS t JOIN read_whole AS r USING (relid)
+ORDER BY t.relname;
+ROLLBACK;
+-- (so that the ids later tests print stay as they were)
+SELECT setval('jobchunk.crawl_jobs_id_seq', :job_ids_before) > 0 AS job_ids_as_before,
+       setval('jobchunk.job_chunks_id_seq', :chunk_ids_before) > 0 AS chunk_ids_as_before;

@@ -232,6 +232,26 @@ like($stderr, qr/\[shard1\] PQconnectPoll: .* not currently accepting connection
 	'with nothing left on shard 0, the claim fails with shard 1\'s error');
 $node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true');
 
+# A shard that takes the call and does not answer (here its statement waits
+# for a lock; a frozen host or a stalled disk look the same to PL/Proxy,
+# which checks its query_timeout only when a connection has news) is not
+# passed over: the claim waits for it until the proxy's statement_timeout
+# ends it, which cancels the shard's statement too.
+my $holder = $node->background_psql('shard1');
+$holder->query_safe('BEGIN; LOCK TABLE jobchunk.crawl_jobs IN ACCESS EXCLUSIVE MODE');
+(undef, undef, $stderr) = $node->psql('proxy',
+	"SET statement_timeout = '1s'; SELECT setseed(" . seed_starting_at(1) . ');
+	SELECT count(*) FROM jobchunk.jc_claim(NULL, 1)');
+like($stderr, qr/ERROR:  canceling statement due to statement timeout/,
+	'shard 1 silent: a claim that starts there waits for it until statement_timeout');
+ok( $node->poll_query_until('shard1',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'}),
+	'... and the shard\'s statement is cancelled with it');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
+is(proxy("SELECT total FROM jobchunk.jc_statistics($job[1])"), 300,
+	'shard 1 answers again once it is free');
+
 # Least privilege through the proxy: a worker role granted the claim and
 # completion functions on the shards, and on the proxy those with
 # jc_claim_on(), claims and completes; what it was not granted is refused.
