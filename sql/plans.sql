@@ -342,24 +342,25 @@ WHERE indexrelid = 'jobchunk.job_chunks_lease_idx'::regclass;
 -- keep using them as the tables grow: in one transaction (which no ANALYZE
 -- sees) that empties the tables, so that the plans are made again for
 -- tables of no pages, and then makes 20 jobs of 100 chunks and works on
--- them, no call reads job_chunks or job_counts whole.
+-- them, no call reads job_chunks or job_counts whole.  Before that, the
+-- session makes its first temporary table, after which PostgreSQL plans
+-- each statement again as it runs it (pg_temp, in the functions'
+-- search_path, now names a schema), under the caller's settings: jobchunk
+-- then makes those plans anew.
 \c
 SELECT last_value AS job_ids_before FROM jobchunk.crawl_jobs_id_seq \gset
 SELECT last_value AS chunk_ids_before FROM jobchunk.job_chunks_id_seq \gset
 BEGIN;
 TRUNCATE jobchunk.crawl_jobs CASCADE;
--- (the TRUNCATE itself reads the tables)
-CREATE TEMPORARY TABLE read_whole AS
-SELECT relid, seq_scan FROM pg_stat_xact_user_tables
-WHERE relid IN ('jobchunk.job_chunks'::regclass, 'jobchunk.job_counts'::regclass);
-DO $$
+CREATE FUNCTION public.work_on_jobs(jobs int) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     j bigint;
     ids bigint[];
     tokens bigint[];
     c jobchunk.job_chunks;
 BEGIN
-    FOR k IN 1 .. 20 LOOP
+    FOR k IN 1 .. jobs LOOP
         j := jobchunk.jc_create_job('small ' || k);
         PERFORM count(*) FROM jobchunk.jc_create_chunks(j, 50000);
         SELECT array_agg(id), array_agg(lease_token) INTO ids, tokens
@@ -377,6 +378,13 @@ BEGIN
     END LOOP;
 END
 $$;
+SELECT public.work_on_jobs(1);
+CREATE TEMPORARY TABLE first_temporary_table ();
+SELECT public.work_on_jobs(1);
+CREATE TEMPORARY TABLE read_whole AS
+SELECT relid, seq_scan FROM pg_stat_xact_user_tables
+WHERE relid IN ('jobchunk.job_chunks'::regclass, 'jobchunk.job_counts'::regclass);
+SELECT public.work_on_jobs(20);
 SELECT t.relname, t.seq_scan - r.seq_scan AS read_whole
 FROM pg_stat_xact_user_tables AS t JOIN read_whole AS r USING (relid)
 ORDER BY t.relname;

@@ -317,21 +317,26 @@ forget_last_result(void)
 
 /*
  * Make the generic plan of plan, unless it has a valid one, with sequential
- * scans disabled while the planner runs.  Every statement has an index that
- * serves it whatever the parameters; but a plan is kept until an ANALYZE or
- * a VACUUM of its tables, or a change of their definition, ends it, and the
- * planner prefers a sequential scan of a table of a few pages, whose size
- * it reads when it plans.  Planned for a new database, whose tables hold a
- * job or two, a claim or a batch completion would otherwise read the whole
- * of job_chunks for as long as its plan lasts: in one transaction that makes
- * many jobs and works on them (which no ANALYZE sees), an operator's loop
- * slowed from 5 ms a job to 90 ms after 1,200 jobs.  Planning under a GUC
- * nesting level affects only the planner: the plan runs under the caller's
- * settings.  (The plan cache may still plan again by itself when it finds
- * the plan invalid only as it runs it: a statement then runs under the
- * caller's settings, as before.)
+ * scans disabled while the planner runs; return its plan source.  Every
+ * statement has an index that serves it whatever the parameters; but a
+ * plan is kept until an ANALYZE or a VACUUM of its tables, or a change of
+ * their definition, ends it, and the planner prefers a sequential scan of a
+ * table of a few pages, whose size it reads when it plans.  Planned for a
+ * new database, whose tables hold a job or two, a claim or a batch
+ * completion would otherwise read the whole of job_chunks for as long as
+ * its plan lasts: in one transaction that makes many jobs and works on them
+ * (which no ANALYZE sees), an operator's loop slowed from 5 ms a job to 90
+ * ms after 1,200 jobs.  Planning under a GUC nesting level affects only the
+ * planner: the plan runs under the caller's settings.
+ *
+ * The plan cache may still plan again by itself, under the caller's
+ * settings, when it finds the plan out of date only as it runs it (the
+ * session made its first temporary table, so that pg_temp in the
+ * functions' search_path now names a schema; an invalidation came in as the
+ * statement took its first lock): run_plan() then has the plan made anew
+ * before the statement runs again.
  */
-static void
+static CachedPlanSource *
 make_generic_plan(SPIPlanPtr plan)
 {
 	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(plan));
@@ -339,7 +344,7 @@ make_generic_plan(SPIPlanPtr plan)
 	int			nestlevel;
 
 	if (source->is_valid && source->gplan != NULL && source->gplan->is_valid)
-		return;
+		return source;
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -352,6 +357,7 @@ make_generic_plan(SPIPlanPtr plan)
 #else
 	ReleaseCachedPlan(cplan, true);
 #endif
+	return source;
 }
 
 /*
@@ -372,11 +378,12 @@ run_plan(JcQuery *query, SPIPlanPtr plan, Datum *values, const char *nulls,
 	statements_running++;
 	PG_TRY();
 	{
+		CachedPlanSource *source = make_generic_plan(plan);
+		int			made = source->generation;
 #if PG_VERSION_NUM >= 140000
 		SPIExecuteOptions options;
 		ParamListInfo params = makeParamList(query->nargs);
 
-		make_generic_plan(plan);
 		for (int i = 0; i < query->nargs; i++)
 		{
 			ParamExternData *prm = &params->params[i];
@@ -393,9 +400,12 @@ run_plan(JcQuery *query, SPIPlanPtr plan, Datum *values, const char *nulls,
 		result = SPI_execute_plan_extended(plan, &options);
 #else
 		Assert(dest == NULL);
-		make_generic_plan(plan);
 		result = SPI_execute_plan(plan, values, nulls, read_only, 0);
 #endif
+
+		/* Planned again as it ran (see make_generic_plan()): prepare anew */
+		if (source->generation != made)
+			query->generation = 0;
 	}
 	PG_FINALLY();
 	{
