@@ -341,12 +341,12 @@ WHERE indexrelid = 'jobchunk.job_chunks_lease_idx'::regclass;
 -- Plans made while the tables are small use the indexes all the same, and
 -- keep using them as the tables grow: in one transaction (which no ANALYZE
 -- sees) that empties the tables, so that the plans are made again for
--- tables of no pages, and then makes 20 jobs of 100 chunks and works on
--- them, no call reads job_chunks or job_counts whole.  Before that, the
--- session makes its first temporary table, after which PostgreSQL plans
--- each statement again as it runs it (pg_temp, in the functions'
--- search_path, now names a schema), under the caller's settings: jobchunk
--- then makes those plans anew.
+-- tables the planner takes for a few pages, and then makes 20 jobs of 100
+-- chunks and works on them, no call reads job_chunks or job_counts whole.
+-- Before that, the session makes its first temporary table, after which
+-- PostgreSQL plans each statement again as it runs it (pg_temp, in the
+-- functions' search_path, now names a schema), under the caller's
+-- settings: jobchunk then makes those plans anew.
 \c
 SELECT last_value AS job_ids_before FROM jobchunk.crawl_jobs_id_seq \gset
 SELECT last_value AS chunk_ids_before FROM jobchunk.job_chunks_id_seq \gset

@@ -67,6 +67,7 @@ typedef struct JcQuery
 	SPIPlanPtr	plan;
 	Oid			nspid;
 	uint64		generation;
+	int			generic_made;	/* the generic plan plans.c made, by number */
 } JcQuery;
 
 /*

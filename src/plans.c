@@ -185,6 +185,20 @@ jc_finish(void)
 }
 
 /*
+ * Whether the plan cache gave query's plan a generic plan of its own, made
+ * under the caller's settings (see make_generic_plan()).  A custom plan,
+ * which plan_cache_mode = force_custom_plan makes at every run, leaves the
+ * generic one as it is.
+ */
+static bool
+planned_by_cache(JcQuery *query)
+{
+	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(query->plan));
+
+	return source->gplan != NULL && source->gplan->generation != query->generic_made;
+}
+
+/*
  * The plan of query for the current schema, prepared on first use.
  */
 static SPIPlanPtr
@@ -208,7 +222,8 @@ get_plan(JcQuery *query)
 
 	if (query->plan != NULL &&
 		query->nspid == current_nspid &&
-		query->generation == plan_generation)
+		query->generation == plan_generation &&
+		!planned_by_cache(query))
 		return query->plan;
 
 	/*
@@ -316,8 +331,8 @@ forget_last_result(void)
 }
 
 /*
- * Make the generic plan of plan, unless it has a valid one, with sequential
- * scans disabled while the planner runs; return its plan source.  Every
+ * Make the generic plan of query's plan, unless it has a valid one, with
+ * sequential scans disabled while the planner runs.  Every
  * statement has an index that serves it whatever the parameters; but a
  * plan is kept until an ANALYZE or a VACUUM of its tables, or a change of
  * their definition, ends it, and the planner prefers a sequential scan of a
@@ -325,26 +340,28 @@ forget_last_result(void)
  * new database, whose tables hold a job or two, a claim or a batch
  * completion would otherwise read the whole of job_chunks for as long as
  * its plan lasts: in one transaction that makes many jobs and works on them
- * (which no ANALYZE sees), an operator's loop slowed from 5 ms a job to 90
- * ms after 1,200 jobs.  Planning under a GUC nesting level affects only the
- * planner: the plan runs under the caller's settings.
+ * (which no ANALYZE sees), an operator's loop over 3,000 jobs took 5 ms a
+ * job at first and 117 ms a job on average.  Planning under a GUC nesting
+ * level affects only the planner: the plan runs under the caller's
+ * settings.
  *
  * The plan cache may still plan again by itself, under the caller's
  * settings, when it finds the plan out of date only as it runs it (the
  * session made its first temporary table, so that pg_temp in the
  * functions' search_path now names a schema; an invalidation came in as the
- * statement took its first lock): run_plan() then has the plan made anew
- * before the statement runs again.
+ * statement took its first lock).  So the number of the generic plan made
+ * here is kept, and get_plan() prepares the statement anew when its generic
+ * plan has another (see planned_by_cache()).
  */
-static CachedPlanSource *
-make_generic_plan(SPIPlanPtr plan)
+static void
+make_generic_plan(JcQuery *query, SPIPlanPtr plan)
 {
 	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(plan));
 	CachedPlan *cplan;
 	int			nestlevel;
 
 	if (source->is_valid && source->gplan != NULL && source->gplan->is_valid)
-		return source;
+		return;
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -352,12 +369,12 @@ make_generic_plan(SPIPlanPtr plan)
 	AtEOXact_GUC(true, nestlevel);
 	if (cplan == NULL)
 		elog(ERROR, "SPI_plan_get_cached_plan failed");
+	query->generic_made = cplan->generation;
 #if PG_VERSION_NUM >= 140000
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 #else
 	ReleaseCachedPlan(cplan, true);
 #endif
-	return source;
 }
 
 /*
@@ -378,12 +395,11 @@ run_plan(JcQuery *query, SPIPlanPtr plan, Datum *values, const char *nulls,
 	statements_running++;
 	PG_TRY();
 	{
-		CachedPlanSource *source = make_generic_plan(plan);
-		int			made = source->generation;
 #if PG_VERSION_NUM >= 140000
 		SPIExecuteOptions options;
 		ParamListInfo params = makeParamList(query->nargs);
 
+		make_generic_plan(query, plan);
 		for (int i = 0; i < query->nargs; i++)
 		{
 			ParamExternData *prm = &params->params[i];
@@ -400,12 +416,9 @@ run_plan(JcQuery *query, SPIPlanPtr plan, Datum *values, const char *nulls,
 		result = SPI_execute_plan_extended(plan, &options);
 #else
 		Assert(dest == NULL);
+		make_generic_plan(query, plan);
 		result = SPI_execute_plan(plan, values, nulls, read_only, 0);
 #endif
-
-		/* Planned again as it ran (see make_generic_plan()): prepare anew */
-		if (source->generation != made)
-			query->generation = 0;
 	}
 	PG_FINALLY();
 	{
