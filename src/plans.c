@@ -332,18 +332,17 @@ forget_last_result(void)
 
 /*
  * Make the generic plan of query's plan, unless it has a valid one, with
- * sequential scans disabled while the planner runs.  Every
- * statement has an index that serves it whatever the parameters; but a
- * plan is kept until an ANALYZE or a VACUUM of its tables, or a change of
- * their definition, ends it, and the planner prefers a sequential scan of a
- * table of a few pages, whose size it reads when it plans.  Planned for a
- * new database, whose tables hold a job or two, a claim or a batch
- * completion would otherwise read the whole of job_chunks for as long as
- * its plan lasts: in one transaction that makes many jobs and works on them
- * (which no ANALYZE sees), an operator's loop over 3,000 jobs took 5 ms a
- * job at first and 117 ms a job on average.  Planning under a GUC nesting
- * level affects only the planner: the plan runs under the caller's
- * settings.
+ * sequential scans disabled while the planner runs.  Every statement has an
+ * index that serves it whatever the parameters; but a plan is kept until an
+ * ANALYZE or a VACUUM of its tables, or a change of their definition, ends
+ * it, and the planner prefers a sequential scan of a table of a few pages,
+ * whose size it reads when it plans.  Planned for a new database, whose
+ * tables hold a job or two, a claim or a batch completion would otherwise
+ * read the whole of job_chunks for as long as its plan lasts: in one
+ * transaction that makes many jobs and works on them (which no ANALYZE
+ * sees), an operator's loop over 3,000 jobs took 5 ms a job at first and
+ * 117 ms a job on average.  Planning under a GUC nesting level affects only
+ * the planner: the plan runs under the caller's settings.
  *
  * The plan cache may still plan again by itself, under the caller's
  * settings, when it finds the plan out of date only as it runs it (the
