@@ -239,6 +239,7 @@ $node->safe_psql('postgres', 'ALTER DATABASE shard1 WITH ALLOW_CONNECTIONS true'
 # ends it, which cancels the shard's statement too.
 my $holder = $node->background_psql('shard1');
 $holder->query_safe('BEGIN; LOCK TABLE jobchunk.crawl_jobs IN ACCESS EXCLUSIVE MODE');
+my $log_offset = -s $node->logfile;
 (undef, undef, $stderr) = $node->psql('proxy',
 	"SET statement_timeout = '1s'; SELECT setseed(" . seed_starting_at(1) . ');
 	SELECT count(*) FROM jobchunk.jc_claim(NULL, 1)');
@@ -247,6 +248,8 @@ like($stderr, qr/ERROR:  canceling statement due to statement timeout/,
 ok( $node->poll_query_until('shard1',
 		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'}),
 	'... and the shard\'s statement is cancelled with it');
+ok($node->log_contains(qr/ERROR:  canceling statement due to user request/, $log_offset),
+	'... as the shard\'s backend logs');
 $holder->query_safe('ROLLBACK');
 $holder->quit;
 is(proxy("SELECT total FROM jobchunk.jc_statistics($job[1])"), 300,
