@@ -45,9 +45,9 @@
  * Chunks can become pending behind a position: retried, taken back from an
  * expired lease, or left pending by a claim that rolled back.  Therefore a
  * backend starts again from the head, taking back expired leases first
- * (unless the call already has: see call_reaped), when it has no position, when the claim from its position finds fewer
- * chunks than asked for (unless the job is being cancelled or purged: see
- * claim_job()), and
+ * (unless the call already has: see call_reaped), when it has no position,
+ * when the claim from its position finds fewer chunks than asked for
+ * (unless the job is being cancelled or purged: see claim_job()), and
  * when jobchunk.rescan_interval has passed since it last did; and it
  * forgets its positions when a transaction or
  * subtransaction aborts or is prepared, and a job's position when it

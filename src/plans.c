@@ -195,7 +195,8 @@ planned_by_cache(JcQuery *query)
 {
 	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(query->plan));
 
-	return source->gplan != NULL && source->gplan->generation != query->generic_made;
+	return source->gplan != NULL &&
+		source->gplan->generation != query->generic_made;
 }
 
 /*
