@@ -5,9 +5,10 @@
 # batch completion, heartbeat or release across shards is refused whole;
 # the counts on each shard stay exact while four workers drain both through
 # the proxy; a shard that is down is passed over by claims of any job, and
-# one that refuses the caller is not; a shard's number is set once, before
-# its first id; the proxy has every function of jobchunk; the proxy's
-# update from 1.0.
+# one that refuses the caller is not; a purge by age purges the shards it
+# can reach; the cluster grows from two shards to four; a shard's number is
+# set once, before its first id; the proxy has every function of jobchunk;
+# the proxy's update from 1.0.
 
 use strict;
 use warnings;
@@ -302,13 +303,56 @@ like($warning, qr/WARNING:  .*\[shard1\] REMOTE ERROR: permission denied for fun
 shard(1, q{GRANT EXECUTE ON FUNCTION jobchunk.jc_claim(bigint, integer, text, interval) TO crawler});
 shard(0, q{DELETE FROM jobchunk.crawl_jobs WHERE name = 'granted'});
 
-# Retention runs on every shard.
+# Retention runs on every shard, and a shard that fails holds up no other:
+# with shard 0 refusing connections, shard 1 purges its job, and the call
+# fails with shard 0's error, sent first as a warning; with shard 0 back,
+# the next purge takes shard 0's job.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS false');
+(undef, undef, $stderr) =
+  $node->psql('proxy', q{SELECT count(*) FROM jobchunk.jc_purge_jobs('0')});
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS true');
+like(
+	$stderr,
+	qr/WARNING:  [^\n]*\[shard0\] PQconnectPoll: .*ERROR:  PL\/Proxy function jobchunk\.jc_purge_jobs_on\(2\): \[shard0\] PQconnectPoll: /s,
+	'shard 0 down: purging by age fails with its error');
+is(shard(1, 'SELECT count(*) FROM jobchunk.job_chunks'),
+	0, '... and shard 1 has purged its job all the same');
 is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.jc_purge_jobs(\'0\')'),
-	join(',', @job), 'purging finished jobs purges them on both shards');
-is(shard(0, 'SELECT count(*) FROM jobchunk.job_chunks')
-	  + shard(1, 'SELECT count(*) FROM jobchunk.job_chunks'),
-	0, 'their chunks are gone');
+	$job[0], 'with shard 0 back, the next purge takes its job');
+is(shard(0, 'SELECT count(*) FROM jobchunk.job_chunks'), 0, 'its chunks are gone');
+
+# Growing from two shards to four moves no row: databases numbered 2 and 3
+# join as partitions p2 and p3 (PL/Proxy takes a power of two of them, so
+# both in one statement); a job made before goes on being found on its
+# shard, and claims of any job reach the new shards.
+my $kept = shard(1, q{SELECT jobchunk.jc_create_job('made on two shards')});
+shard(1, "SELECT count(*) FROM jobchunk.jc_create_chunks($kept, 5)");
+for my $shard (2, 3)
+{
+	$node->safe_psql('postgres', "CREATE DATABASE shard$shard");
+	shard(
+		$shard, qq{
+		CREATE EXTENSION jobchunk;
+		SELECT jobchunk.jc_set_shard($shard);
+		ALTER DATABASE shard$shard SET jobchunk.chunk_size = 1;
+	});
+}
+proxy(qq{ALTER SERVER jobchunk OPTIONS (
+	ADD p2 'dbname=shard2 host=$host port=$port',
+	ADD p3 'dbname=shard3 host=$host port=$port')});
+is(proxy('SELECT jobchunk.jc_shards()'), 4, 'the cluster has four shards');
+is(proxy("SELECT total FROM jobchunk.jc_statistics($kept)"),
+	5, 'a job made on two shards is found on its shard');
+my $added = shard(3, q{SELECT jobchunk.jc_create_job('made on four shards')});
+shard(3, "SELECT count(*) FROM jobchunk.jc_create_chunks($added, 7)");
+is(proxy("SELECT total FROM jobchunk.jc_statistics($added)"),
+	7, 'a job of shard 3 is found there');
+is( proxy(
+		q{SELECT string_agg(DISTINCT (job_id >> 48)::text, ',') || ': ' || count(*)
+		FROM jobchunk.jc_claim(NULL, 100)}),
+	'1,3: 12',
+	'claims of any job take the chunks of old and new shards');
 
 # A shard's number is set before its first id, under READ COMMITTED; it
 # cannot be set again once ids were used, even with no job left.
@@ -331,10 +375,11 @@ my $functions = q{
 	SELECT string_agg(p.oid::regprocedure || ' -> ' || CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END
 	                  || p.prorettype::regtype, E'\n' ORDER BY p.oid::regprocedure::text)
 	FROM pg_proc AS p WHERE p.pronamespace = 'jobchunk'::regnamespace
-	AND p.proname NOT IN ('jc_set_shard', 'jc_chunk_is_valid', 'jc_claim_on', 'jc_shard_of', 'jc_shards')};
+	AND p.proname NOT IN ('jc_set_shard', 'jc_chunk_is_valid', 'jc_claim_on', 'jc_purge_jobs_on',
+	'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2 and 1.3.  (A new install of 1.3 runs
+# An install of 1.0 updates to 1.1, 1.2, 1.3 and 1.4.  (A new install of 1.4 runs
 # the same update scripts: the tests above run on it.)
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
 is( $node->safe_psql(
@@ -342,7 +387,7 @@ is( $node->safe_psql(
 	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
 	ALTER EXTENSION jobchunk_proxy UPDATE;
 	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
-	'1.3', 'jobchunk_proxy 1.0 updates to 1.3');
+	'1.4', 'jobchunk_proxy 1.0 updates to 1.4');
 
 $node->stop;
 done_testing();
