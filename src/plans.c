@@ -511,17 +511,28 @@ jc_return_tuptable(FunctionCallInfo fcinfo, int extra)
 									 "row type of query does not match function result type");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
+		HeapTuple	row = SPI_tuptable->vals[i];
+		HeapTuple	tuple = row;
 
 		CHECK_FOR_INTERRUPTS();
 		if (extra > 0)
 		{
-			heap_deform_tuple(tuple, tupdesc, values, nulls);
+			heap_deform_tuple(row, tupdesc, values, nulls);
 			tuple = heap_form_tuple(rowdesc, values, nulls);
 		}
 		if (map != NULL)
-			tuple = execute_attr_map_tuple(tuple, map);
+		{
+			HeapTuple	mapped = execute_attr_map_tuple(tuple, map);
+
+			if (tuple != row)
+				heap_freetuple(tuple);
+			tuple = mapped;
+		}
 		tuplestore_puttuple(tupstore, tuple);
+
+		/* The tuplestore keeps a copy: free ours, or a batch keeps two. */
+		if (tuple != row)
+			heap_freetuple(tuple);
 	}
 }
 
