@@ -36,3 +36,9 @@ SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_chunks(NULL)'),
     ('SELECT jobchunk.jc_chunk(NULL)')
 ) AS t(sql);
+-- An unknown status is quoted up to 100 characters, in ASCII: a client
+-- encoding that cannot show the others (LATIN1 has no euro sign) still
+-- gets the 22023, and a long one is not sent back whole.
+SET client_encoding = 'LATIN1';
+SELECT count(*) FROM jc_chunks(30, U&'\20AC' || repeat('x', 1000));
+RESET client_encoding;

@@ -3,7 +3,8 @@
  * checks.c
  *		Checks shared by the jobchunk functions: of their arguments and their
  *		number, that a job exists, and that the extension's SQL objects are
- *		of the version this library is for.
+ *		of the version this library is for; and the excerpts of text their
+ *		errors quote.
  *
  * The SQL functions are not STRICT: a NULL where a value is needed is an
  * error that names the argument, not a silent NULL result.
@@ -22,6 +23,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -91,6 +93,34 @@ check_task_id(text *task_id)
 				 errmsg("task_id is too long"),
 				 errdetail("It has %d characters; at most %d are allowed.",
 						   len, JC_TASK_ID_MAXLEN)));
+}
+
+/* The most characters of a caller's or a stored text an error of ours quotes */
+#define TEXT_EXCERPT_LEN 100
+
+/*
+ * The start of text, or all of it when short, in ASCII: each character
+ * outside it is shown as "?", so that the error quoting it can be shown in
+ * any client encoding (a failed conversion would replace the error).  ""
+ * for NULL.
+ */
+char *
+jc_text_excerpt(const char *text)
+{
+	StringInfoData excerpt;
+	int			shown = 0;
+
+	initStringInfo(&excerpt);
+	for (const char *c = text; c != NULL && *c != '\0'; c += pg_mblen(c))
+	{
+		if (shown++ == TEXT_EXCERPT_LEN)
+		{
+			appendStringInfoString(&excerpt, "...");
+			break;
+		}
+		appendStringInfoChar(&excerpt, IS_HIGHBIT_SET(*c) ? '?' : *c);
+	}
+	return excerpt.data;
 }
 
 /*

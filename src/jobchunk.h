@@ -186,6 +186,7 @@ extern int64 jc_result_int64(uint64 row, int column);
 
 /* checks.c */
 extern void jc_check_not_null(FunctionCallInfo fcinfo, int argno);
+extern char *jc_text_excerpt(const char *text);
 extern void jc_report_no_job(int64 job_id) pg_attribute_noreturn();
 extern void jc_check_job_exists(int64 job_id, bool read_only);
 extern void jc_check_nargs(FunctionCallInfo fcinfo, int nargs);

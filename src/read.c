@@ -72,7 +72,7 @@ chunks_in(const char *status)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid chunk status: \"%s\"", status),
+			 errmsg("invalid chunk status: \"%s\"", jc_text_excerpt(status)),
 			 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
 					 ", " JC_COMPLETED " and " JC_FAILED ".")));
 }

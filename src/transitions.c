@@ -26,8 +26,6 @@
 #include "jobchunk.h"
 
 #include "catalog/pg_type.h"
-#include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
@@ -324,34 +322,6 @@ static JcQuery chunk_state = {
 	.expect = SPI_OK_SELECT
 };
 
-/* The most characters of an error message an error of ours quotes */
-#define MESSAGE_EXCERPT_LEN 100
-
-/*
- * The start of message, or all of it when short, in ASCII: each character
- * outside it is shown as "?", so that the error quoting it can be shown in
- * any client encoding (a failed conversion would replace the error).  ""
- * for NULL.
- */
-static char *
-message_excerpt(const char *message)
-{
-	StringInfoData excerpt;
-	int			shown = 0;
-
-	initStringInfo(&excerpt);
-	for (const char *c = message; c != NULL && *c != '\0'; c += pg_mblen(c))
-	{
-		if (shown++ == MESSAGE_EXCERPT_LEN)
-		{
-			appendStringInfoString(&excerpt, "...");
-			break;
-		}
-		appendStringInfoChar(&excerpt, IS_HIGHBIT_SET(*c) ? '?' : *c);
-	}
-	return excerpt.data;
-}
-
 /*
  * Explain why a change of the chunk matched no row, and raise the error.
  * done is the past participle of the change ("marked completed"); from is
@@ -406,7 +376,7 @@ refuse(int64 chunk_id, char token_null, int64 token, const char *done,
 						(long long) chunk_id, status, (long long) token),
 				 failed ?
 				 errdetail("It failed while this token was current, with error message \"%s\"; it cannot be %s.",
-						   message_excerpt(SPI_getvalue(row, tupdesc, 6)), done) :
+						   jc_text_excerpt(SPI_getvalue(row, tupdesc, 6)), done) :
 				 errdetail("It was completed while this token was current; it cannot be %s.",
 						   done),
 				 failed ?
