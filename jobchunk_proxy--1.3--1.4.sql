@@ -8,10 +8,12 @@
 -- ON ALL, which PL/Proxy abandons at the first shard it cannot connect to or
 -- that fails: the shards whose query had not been sent yet purged nothing,
 -- so one shard down stopped retention on every shard.  Now each shard is
--- called in turn, and a shard that fails is reported with a WARNING and
--- tried once more at the end, where its error, if it fails again, is the
--- call's.  The rows of the shards that purged are then not returned, as
--- before, but their purges have committed.
+-- called in turn, from one picked at random (so that a shard whose call
+-- never returns does not always hold up the same others), and a shard that
+-- fails is named in a WARNING and tried once more at the end, where its
+-- error, if it fails again, is the call's.  The rows of the shards that
+-- purged are then not returned, as before, but their purges have
+-- committed.  An argument every shard refuses is refused at the first.
 --
 CREATE FUNCTION @extschema@.jc_purge_jobs_on(shard integer, older_than interval)
 RETURNS TABLE (job_id bigint, chunks bigint) AS $$
@@ -26,15 +28,21 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    shards integer := @extschema@.jc_shards();
+    first_shard integer := pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) shards);
     failed integer[] := '{}';
     shard integer;
 BEGIN
-    FOR i IN 0 .. @extschema@.jc_shards() OPERATOR(pg_catalog.-) 1 LOOP
+    FOR i IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
+        shard := (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards;
         BEGIN
-            RETURN QUERY SELECT * FROM @extschema@.jc_purge_jobs_on(i, $1);
-        EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING '%', SQLERRM USING ERRCODE = SQLSTATE;
-            failed := failed OPERATOR(pg_catalog.||) i;
+            RETURN QUERY SELECT * FROM @extschema@.jc_purge_jobs_on(shard, $1);
+        EXCEPTION
+            WHEN data_exception THEN
+                RAISE;
+            WHEN OTHERS THEN
+                RAISE WARNING 'shard %: %', shard, SQLERRM USING ERRCODE = SQLSTATE;
+                failed := failed OPERATOR(pg_catalog.||) shard;
         END;
     END LOOP;
 

@@ -305,8 +305,8 @@ shard(0, q{DELETE FROM jobchunk.crawl_jobs WHERE name = 'granted'});
 
 # Retention runs on every shard, and a shard that fails holds up no other:
 # with shard 0 refusing connections, shard 1 purges its job, and the call
-# fails with shard 0's error, sent first as a warning; with shard 0 back,
-# the next purge takes shard 0's job.
+# fails with shard 0's error, sent first as a warning that names the
+# shard; with shard 0 back, the next purge takes shard 0's job.
 proxy("SELECT jobchunk.jc_cancel_job($_)") for @job;
 $node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS false');
 (undef, undef, $stderr) =
@@ -314,13 +314,16 @@ $node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS false
 $node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS true');
 like(
 	$stderr,
-	qr/WARNING:  [^\n]*\[shard0\] PQconnectPoll: .*ERROR:  PL\/Proxy function jobchunk\.jc_purge_jobs_on\(2\): \[shard0\] PQconnectPoll: /s,
+	qr/WARNING:  shard 0: PL\/Proxy function [^\n]*\[shard0\] PQconnectPoll: .*ERROR:  PL\/Proxy function jobchunk\.jc_purge_jobs_on\(2\): \[shard0\] PQconnectPoll: /s,
 	'shard 0 down: purging by age fails with its error');
 is(shard(1, 'SELECT count(*) FROM jobchunk.job_chunks'),
 	0, '... and shard 1 has purged its job all the same');
 is(proxy('SELECT string_agg(job_id::text, \',\' ORDER BY job_id) FROM jobchunk.jc_purge_jobs(\'0\')'),
 	$job[0], 'with shard 0 back, the next purge takes its job');
 is(shard(0, 'SELECT count(*) FROM jobchunk.job_chunks'), 0, 'its chunks are gone');
+(undef, undef, $stderr) = $node->psql('proxy', 'SELECT jobchunk.jc_purge_jobs(NULL)');
+like($stderr, qr/\A[^\n]*ERROR:  jobchunk\.jc_purge_jobs_on\(2\): \[shard\d\] REMOTE ERROR: older_than must not be null/,
+	'an argument every shard refuses is refused at the first, without a warning');
 
 # Growing from two shards to four moves no row: databases numbered 2 and 3
 # join as partitions p2 and p3 (PL/Proxy takes a power of two of them, so
