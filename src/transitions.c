@@ -662,12 +662,17 @@ jc_heartbeat(PG_FUNCTION_ARGS)
 							"given a longer lease", JC_PROCESSING));
 }
 
+/*
+ * Order of two bigints for qsort() and bsearch(), which can be cancelled
+ * from here: a batch of millions of ids takes seconds to sort.
+ */
 static int
 compare_int64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
 
+	CHECK_FOR_INTERRUPTS();
 	return (x > y) - (x < y);
 }
 
