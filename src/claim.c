@@ -213,15 +213,17 @@ static JcQuery take_back_expired = {
 
 /*
  * $1 job_id, $2 task_id, $3 the end of the lease, $4 how many, $5 the
- * counts' stripe, $6 the least lease token (see JC_NEXT_TOKEN), and for a
- * claim from a position, $7 to $9 its priority, created_at and chunk_index,
- * and $10 the xmin of the caller's snapshot (rows marked before it are not
- * skipped: see the top of the file; NULL skips every marked row).  The rows
- * come back in claim order.  Within a job chunk_index orders as id does;
- * ordering by it makes job_chunks_job_claim_idx the only index that
- * provides the order (job_chunks_claim_idx would have to step over other
- * jobs' chunks).  From a position, the scan starts at the position's key
- * and stays at its priority (a job's chunks all have the priority given to
+ * counts' stripe, $6 the least lease token (see JC_NEXT_TOKEN), $7 the
+ * version of the stripe's row this backend wrote last (see JC_COUNT_AT),
+ * and for a claim from a position, $8 to $10 its priority, created_at and
+ * chunk_index, and $11 the xmin of the caller's snapshot (rows marked
+ * before it are not skipped: see the top of the file; NULL skips every
+ * marked row).  The rows come back in claim order.  Within a job
+ * chunk_index orders as id does; ordering by it makes
+ * job_chunks_job_claim_idx the only index that provides the order
+ * (job_chunks_claim_idx would have to step over other jobs' chunks).  From
+ * a position, the scan starts at the position's key and stays at its
+ * priority (a job's chunks all have the priority given to
  * jc_create_chunks()).
  */
 #define CLAIM(from_position) \
