@@ -47,22 +47,34 @@ DROP EXTENSION jobchunk;
 CREATE ROLE regress_jobchunk_squatter NOLOGIN;
 ALTER SCHEMA jobchunk OWNER TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
+\echo :SQLSTATE
 ALTER SCHEMA jobchunk OWNER TO CURRENT_USER;
 GRANT CREATE ON SCHEMA jobchunk TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
+\echo :SQLSTATE
 SELECT count(*) AS left_over FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace;
 REVOKE CREATE ON SCHEMA jobchunk FROM regress_jobchunk_squatter;
 CREATE FUNCTION jobchunk.jc_purge_job(job_id integer) RETURNS bigint
     LANGUAGE sql AS 'SELECT 0::bigint';
 ALTER FUNCTION jobchunk.jc_purge_job(integer) OWNER TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
+\echo :SQLSTATE
 DROP FUNCTION jobchunk.jc_purge_job(integer);
 -- Nor is the extension made while default privileges of the role making it
 -- would grant TRIGGER on its tables to another role.
 ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
+\echo :SQLSTATE
 ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM regress_jobchunk_squatter;
 DROP ROLE regress_jobchunk_squatter;
 CREATE EXTENSION jobchunk;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'jobchunk'::regnamespace AND relkind = 'r';
+
+-- A purge with a table of the extension renamed is refused (42P01): it
+-- cannot tell what its foreign keys' actions would reach.
+ALTER TABLE jobchunk.job_counts RENAME TO job_counts_renamed;
+SELECT * FROM jobchunk.jc_purge_jobs('1 day');
+\echo :SQLSTATE
+ALTER TABLE jobchunk.job_counts_renamed RENAME TO job_counts;
+SELECT * FROM jobchunk.jc_purge_jobs('1 day');
 DROP EXTENSION jobchunk;

@@ -126,6 +126,8 @@ SELECT status, lease_token = :t2 AS same_token, lease_expires_at FROM jc_mark_co
 -- chunk (by a worker that lost the answer to the first) returns the chunk
 -- as it is.
 SELECT pg_temp.masked(outcome('SELECT jobchunk.jc_mark_completed(' || :c0 || ', ' || :t2 || ')'));
+-- A failure under that token is told that the chunk was completed with it.
+SELECT pg_temp.masked(outcome('SELECT jobchunk.jc_mark_failed(' || :c0 || ', ''late'', ' || :t2 || ')'));
 
 -- Without a token a call changes the chunk whoever holds it, as in 1.0.
 SELECT status, lease_token > 0 AS had_token FROM jc_mark_failed(:c0 + 1, 'no token');

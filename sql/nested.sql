@@ -115,17 +115,22 @@ SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON crawl_jobs;
 DROP TRIGGER skip ON job_chunks;
--- A trigger that skips every change of a job: creating chunks, pausing and
--- cancelling are refused too, rather than doing nothing.
+-- A trigger that skips every change of a job: creating chunks, pausing,
+-- resuming (job 113 is paused) and cancelling are refused too, rather than
+-- doing nothing.
+INSERT INTO crawl_jobs (id, name) VALUES (113, 'paused');
+SELECT jc_pause_job(113);
 CREATE TRIGGER skip BEFORE UPDATE ON crawl_jobs
 FOR EACH ROW EXECUTE FUNCTION public.skip();
 SELECT fingerprint() AS before \gset
 SELECT outcome('SELECT count(*) FROM jobchunk.jc_create_chunks(111, 4000)');
 SELECT outcome('SELECT jobchunk.jc_create_chunks(-1, 4000)');
 SELECT outcome('SELECT jobchunk.jc_pause_job(111)');
+SELECT outcome('SELECT jobchunk.jc_resume_job(113)');
 SELECT outcome('SELECT jobchunk.jc_cancel_job(111)');
 SELECT fingerprint() = :'before' AS unchanged;
 DROP TRIGGER skip ON crawl_jobs;
+DELETE FROM crawl_jobs WHERE id = 113;
 -- A trigger that skips some of a new job's counts, or some of the chunks a
 -- cancel fails: refused too (the counts would not match the rows; a
 -- cancelled job with pending chunks would never finish).

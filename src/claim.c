@@ -42,17 +42,17 @@
  * lock its newest version, as above, or fail with 40001 under REPEATABLE
  * READ.
  *
- * Chunks can become pending behind a position: retried, taken back from an
- * expired lease, or left pending by a claim that rolled back.  Therefore a
- * backend starts again from the head, taking back expired leases first
- * (unless the call already has: see call_reaped), when it has no position,
- * when the claim from its position finds fewer chunks than asked for
- * (unless the job is being cancelled or purged: see claim_job()), and
- * when jobchunk.rescan_interval has passed since it last did; and it
- * forgets its positions when a transaction or
- * subtransaction aborts or is prepared, and a job's position when it
- * retries a chunk of the job.  With jobchunk.rescan_interval = 0 every claim
- * starts at the head.  Claims across all jobs use the positions in each job
+ * Chunks can become pending behind a position: retried, released, taken
+ * back from an expired lease, or left pending by a claim that rolled back.
+ * Therefore a backend starts again from the head, taking back expired
+ * leases first (unless the call already has: see call_reaped), when it has
+ * no position, when the claim from its position finds fewer chunks than
+ * asked for (unless the job is being cancelled or purged: see claim_job()),
+ * and when jobchunk.rescan_interval has passed since it last did; and it
+ * forgets its positions when a transaction or subtransaction aborts or is
+ * prepared, and a job's position when it retries or releases a chunk of
+ * the job.  With jobchunk.rescan_interval = 0 every claim starts at the
+ * head.  Claims across all jobs use the positions in each job
  * they take from, but find the next job by walking job_chunks_claim_idx,
  * which positions do not shorten.
  *
@@ -485,8 +485,8 @@ position_of(int64 job_id)
  * position in its job; unless it was forgotten since by a jobchunk function
  * that a statement of the claim ran from a trigger: all positions when a
  * subtransaction aborted (a trigger's exception block), the job's when it
- * retried a chunk of the job, or all when it looked up a position with
- * MAX_POSITIONS jobs known.
+ * retried or released a chunk of the job, or all when it looked up a
+ * position with MAX_POSITIONS jobs known.
  */
 static void
 remember_position(const ClaimPosition *position, uint64 epoch)

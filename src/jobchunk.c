@@ -47,8 +47,9 @@ void		_PG_init(void);
  * forgets its positions when the claims behind them may be undone, and
  * gives the jobs' turns back when they are undone; commit.c decides how a
  * transaction of claims commits; counts.c moves on from a stripe a prepared
- * transaction keeps locked; and plans.c frees the plans it has replaced.  After XACT_EVENT_PRE_COMMIT the transaction can no longer
- * fail, and nothing here may raise an error.
+ * transaction keeps locked; and plans.c frees the plans it has replaced.
+ * After XACT_EVENT_PRE_COMMIT the transaction can no longer fail, and
+ * nothing here may raise an error.
  */
 static void
 jobchunk_xact_callback(XactEvent event, void *arg)

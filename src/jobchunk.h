@@ -165,9 +165,9 @@ extern void jc_claims_forget(void);
 /*
  * plans.c.  Running a statement frees the rows of the one run before it in
  * the same call (SPI would keep them all until jc_finish()), and so does
- * every helper that runs one (jc_check_job_exists(), jc_count_chunks(),
- * jc_take_back_expired()): read SPI_tuptable, or copy out what is needed,
- * before running the next statement.
+ * every helper that runs one (jc_check_job_exists(), jc_count_changes(),
+ * jc_count_chunks(), jc_take_back_expired()): read SPI_tuptable, or copy
+ * out what is needed, before running the next statement.
  */
 extern void jc_invalidate_plans(Datum arg, int cacheid, uint32 hashvalue);
 extern void jc_free_retired_plans(void);

@@ -41,9 +41,9 @@ static JcQuery insert_job = {
  * Pausing and resuming lock the job FOR NO KEY UPDATE, which lets retries,
  * releases and claims that take back expired leases (FOR KEY SHARE) go on.
  * Cancelling and purging lock it FOR UPDATE: they wait for retries and
- * releases, and retries and releases for them, so that no chunk of a cancelled job is
- * left pending (see transitions.c), and no chunk of a purged job was
- * pending or processing; claims skip a job so locked instead of waiting
+ * releases, and retries and releases for them, so that no chunk of a
+ * cancelled job is left pending (see transitions.c), and no chunk of a
+ * purged job was pending or processing; claims skip a job so locked instead of waiting
  * (claim.c), and jc_purge_jobs() skips a job any other transaction holds.
  */
 static JcQuery lock_job = JC_LOCK_JOB("NO KEY UPDATE");

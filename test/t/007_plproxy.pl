@@ -8,7 +8,7 @@
 # one that refuses the caller is not; a purge by age purges the shards it
 # can reach; the cluster grows from two shards to four; a shard's number is
 # set once, before its first id; the proxy has every function of jobchunk;
-# the proxy's update from 1.0.
+# the proxy's update from 1.0, and its refusal to work without shards.
 
 use strict;
 use warnings;
@@ -391,6 +391,12 @@ is( $node->safe_psql(
 	ALTER EXTENSION jobchunk_proxy UPDATE;
 	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
 	'1.4', 'jobchunk_proxy 1.0 updates to 1.4');
+
+# Before its shards are defined, a claim of any job says so.
+is(sqlstate('proxy_old', 'SELECT jobchunk.jc_claim(NULL, 1)'),
+	'42704', 'a claim of any job on a proxy without shards: 42704');
+(undef, undef, $stderr) = $node->psql('proxy_old', 'SELECT jobchunk.jc_claim(NULL, 1)');
+like($stderr, qr/ERROR:  PL\/Proxy cluster "jobchunk" has no shards/, 'and names the cluster');
 
 $node->stop;
 done_testing();
