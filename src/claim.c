@@ -52,9 +52,9 @@
  * forgets its positions when a transaction or subtransaction aborts or is
  * prepared, and a job's position when it retries or releases a chunk of
  * the job.  With jobchunk.rescan_interval = 0 every claim starts at the
- * head.  Claims across all jobs use the positions in each job
- * they take from, but find the next job by walking job_chunks_claim_idx,
- * which positions do not shorten.
+ * head.  Claims across all jobs use the positions in each job they take
+ * from, but find the next job by walking job_chunks_claim_idx, which
+ * positions do not shorten.
  *
  * A claim across all jobs serves the jobs in turn: among the jobs with
  * pending chunks at the highest priority, it takes from the first job after

@@ -43,8 +43,9 @@ static JcQuery insert_job = {
  * Cancelling and purging lock it FOR UPDATE: they wait for retries and
  * releases, and retries and releases for them, so that no chunk of a
  * cancelled job is left pending (see transitions.c), and no chunk of a
- * purged job was pending or processing; claims skip a job so locked instead of waiting
- * (claim.c), and jc_purge_jobs() skips a job any other transaction holds.
+ * purged job was pending or processing; claims skip a job so locked
+ * instead of waiting (claim.c), and jc_purge_jobs() skips a job any other
+ * transaction holds.
  */
 static JcQuery lock_job = JC_LOCK_JOB("NO KEY UPDATE");
 static JcQuery lock_job_for_update = JC_LOCK_JOB("UPDATE");
