@@ -13,7 +13,9 @@
 -- fails is named in a WARNING and tried once more at the end, where its
 -- error, if it fails again, is the call's.  The rows of the shards that
 -- purged are then not returned, as before, but their purges have
--- committed.  An argument every shard refuses is refused at the first.
+-- committed.  An argument every shard refuses is refused at the first, and
+-- so is a caller not granted jc_purge_jobs_on(), which every shard's call
+-- would refuse on the proxy.
 --
 CREATE FUNCTION @extschema@.jc_purge_jobs_on(shard integer, older_than interval)
 RETURNS TABLE (job_id bigint, chunks bigint) AS $$
@@ -33,6 +35,12 @@ DECLARE
     failed integer[] := '{}';
     shard integer;
 BEGIN
+    IF NOT pg_catalog.has_function_privilege(
+            '@extschema@.jc_purge_jobs_on(integer, interval)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function jc_purge_jobs_on'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A purge by age calls jc_purge_jobs_on(integer, interval) for each shard: grant EXECUTE on it with jc_purge_jobs(interval).';
+    END IF;
     FOR i IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
         shard := (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards;
         BEGIN

@@ -280,6 +280,14 @@ is( proxy(q{SET ROLE crawler;
 	'completed', 'a worker role claims and completes through the proxy');
 is(sqlstate('proxy', "SET ROLE crawler; SELECT jobchunk.jc_statistics($job[1])"),
 	'42501', '... and is refused what it was not granted');
+# A purge by age without jc_purge_jobs_on() is refused at once, not once
+# for each shard.
+proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler');
+(undef, undef, $stderr) = $node->psql('proxy',
+	q{SET ROLE crawler; SELECT count(*) FROM jobchunk.jc_purge_jobs('100 years')});
+like($stderr, qr/\A[^\n]*ERROR:  permission denied for function jc_purge_jobs_on\nHINT:  A purge by age calls/,
+	'... and a purge by age without jc_purge_jobs_on: one error, no warning');
+proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) FROM crawler');
 
 # A claim of any job passes over a shard it cannot reach, not one that
 # refuses the caller: with jc_claim not granted on shard 1, a claim that
