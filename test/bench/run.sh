@@ -85,7 +85,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/common.sh"
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/systems.sh"
 
 QUICK=0
-BUILD=${BUILD:-1}
+BUILD=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;

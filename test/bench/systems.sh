@@ -35,7 +35,8 @@ INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
 
 -- B1, B1a, B1c and B2: the same table as jobchunk's, the same indexes and checks
 -- (LIKE ... INCLUDING ALL copies what is installed now), the same storage
--- options, and a jobs table of their own to reference
+-- options, and a jobs table of their own to reference; and B1c's counts, a
+-- table like job_counts, with its storage options too
 DO \$\$
 DECLARE
 	b text;
@@ -54,12 +55,17 @@ BEGIN
 			EXECUTE format('ALTER TABLE bench.%I SET (%s)', b || '_chunks', opts);
 		END IF;
 	END LOOP;
+	-- B1c: B1 that keeps counts as jobchunk does, in a table like job_counts
+	CREATE TABLE bench.b1c_counts (LIKE jobchunk.job_counts INCLUDING ALL);
+	ALTER TABLE bench.b1c_counts ADD FOREIGN KEY (job_id)
+		REFERENCES bench.b1c_jobs (id) ON DELETE CASCADE;
+	SELECT array_to_string(reloptions, ', ') INTO opts
+	FROM pg_class WHERE oid = 'jobchunk.job_counts'::regclass;
+	IF opts IS NOT NULL THEN
+		EXECUTE format('ALTER TABLE bench.b1c_counts SET (%s)', opts);
+	END IF;
 END
 \$\$;
--- B1c: B1 that keeps counts as jobchunk does, in a table like job_counts
-CREATE TABLE bench.b1c_counts (LIKE jobchunk.job_counts INCLUDING ALL);
-ALTER TABLE bench.b1c_counts ADD FOREIGN KEY (job_id)
-	REFERENCES bench.b1c_jobs (id) ON DELETE CASCADE;
 
 -- B2: B1's statements as PL/pgSQL functions
 CREATE FUNCTION bench.b2_claim(p_job bigint)
