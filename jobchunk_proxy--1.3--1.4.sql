@@ -39,7 +39,7 @@ BEGIN
             '@extschema@.jc_purge_jobs_on(integer, interval)', 'EXECUTE') THEN
         RAISE EXCEPTION 'permission denied for function jc_purge_jobs_on'
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'A purge by age calls jc_purge_jobs_on(integer, interval) for each shard: grant EXECUTE on it with jc_purge_jobs(interval).';
+                  HINT = 'A purge by age calls jc_purge_jobs_on(integer, interval) for each shard: grant EXECUTE on it to every role granted jc_purge_jobs(interval).';
     END IF;
     FOR i IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
         shard := (first_shard OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) shards;

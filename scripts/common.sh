@@ -11,12 +11,12 @@ PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PG_CONFIG=$PG_BIN/pg_config
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# initdb, here and in the TAP tests, takes the cluster's locale from the
-# environment and refuses one that is not installed, as the locale an ssh
-# or sudo session brings along often is not on a new machine: use C.UTF-8,
-# which every Debian has.
+# The TAP tests' initdb takes the cluster's locale from the environment and
+# refuses one that is not installed, as the locale an ssh or sudo session
+# brings along often is not on a new machine: use C.UTF-8, which every
+# Debian has.
 export LANG=C.UTF-8
-unset LANGUAGE LC_ALL $(env | sed -n 's/^\(LC_[A-Z_]*\)=.*/\1/p')
+unset LANGUAGE "${!LC_@}"
 
 # run COMMAND... as the postgres OS user, with the cluster's environment
 as_postgres() {

@@ -40,16 +40,17 @@
  * retry of every failed chunk of a job), over the versions it wrote.  So
  * statements that count for one job (claims, and the changes of one chunk
  * by id: jc_mark_processing(), completions, failures, retries) add to the
- * version of the job's stripe row that this backend wrote last, by its
- * ctid (JC_COUNT_AT), when that is still the row's current version; only
- * when it is not (never written by this backend, written since by another
- * backend or by a statement that counts by key, rolled back, or moved by
- * VACUUM FULL) does a second statement of the call look the row up by its
- * key (jc_count_changes()): in the same transaction, so that any other
- * snapshot sees the counts agree with the chunks.  Updating by ctid also
- * saves the key's lookup in the common case.  The statements that change
- * many chunks at once (batches, releases, cancels, take-backs) count by
- * key, once a statement.
+ * version of a stripe row that this backend wrote last (a claim: of its
+ * job's; a change by id: of any job's, see jc_stripe_tid()), by its ctid
+ * (JC_COUNT_AT), when that is the job's stripe row and still the row's
+ * current version; only when it is not (never written by this backend,
+ * written since by another backend or by a statement that counts by key,
+ * rolled back, or moved by VACUUM FULL) does a second statement of the
+ * call look the row up by its key (jc_count_changes()): in the same
+ * transaction, so that any other snapshot sees the counts agree with the
+ * chunks.  Updating by ctid also saves the key's lookup in the common
+ * case.  The statements that change many chunks at once (batches,
+ * releases, cancels, take-backs) count by key, once a statement.
  *
  * src/counts.c
  *

@@ -34,36 +34,32 @@ CREATE TABLE bench.b0 (
 INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
 
 -- B1, B1a, B1c and B2: the same table as jobchunk's, the same indexes and checks
--- (LIKE ... INCLUDING ALL copies what is installed now), the same storage
--- options, and a jobs table of their own to reference; and B1c's counts, a
--- table like job_counts, with its storage options too
+-- (LIKE ... INCLUDING ALL copies what is installed now), and a jobs table of
+-- their own to reference; B1c also a table like job_counts for its counts;
+-- each with the storage options of jobchunk's table
+CREATE TABLE bench.b1_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
+CREATE TABLE bench.b1a_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
+CREATE TABLE bench.b1c_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
+CREATE TABLE bench.b2_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
 DO \$\$
 DECLARE
-	b text;
+	c record;
 	opts text;
 BEGIN
-	SELECT array_to_string(reloptions, ', ') INTO opts
-	FROM pg_class WHERE oid = 'jobchunk.job_chunks'::regclass;
-	FOREACH b IN ARRAY ARRAY['b1', 'b1a', 'b1c', 'b2'] LOOP
-		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.crawl_jobs INCLUDING ALL)',
-			b || '_jobs');
-		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.job_chunks INCLUDING ALL)',
-			b || '_chunks');
+	FOR c IN SELECT * FROM (VALUES ('job_chunks', 'b1_chunks', 'b1_jobs'),
+			('job_chunks', 'b1a_chunks', 'b1a_jobs'), ('job_chunks', 'b1c_chunks', 'b1c_jobs'),
+			('job_chunks', 'b2_chunks', 'b2_jobs'), ('job_counts', 'b1c_counts', 'b1c_jobs'))
+			AS t(source, target, jobs) LOOP
+		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.%I INCLUDING ALL)',
+			c.target, c.source);
 		EXECUTE format('ALTER TABLE bench.%I ADD FOREIGN KEY (job_id) '
-			'REFERENCES bench.%I (id) ON DELETE CASCADE', b || '_chunks', b || '_jobs');
+			'REFERENCES bench.%I (id) ON DELETE CASCADE', c.target, c.jobs);
+		SELECT array_to_string(reloptions, ', ') INTO opts
+		FROM pg_class WHERE oid = format('jobchunk.%I', c.source)::regclass;
 		IF opts IS NOT NULL THEN
-			EXECUTE format('ALTER TABLE bench.%I SET (%s)', b || '_chunks', opts);
+			EXECUTE format('ALTER TABLE bench.%I SET (%s)', c.target, opts);
 		END IF;
 	END LOOP;
-	-- B1c: B1 that keeps counts as jobchunk does, in a table like job_counts
-	CREATE TABLE bench.b1c_counts (LIKE jobchunk.job_counts INCLUDING ALL);
-	ALTER TABLE bench.b1c_counts ADD FOREIGN KEY (job_id)
-		REFERENCES bench.b1c_jobs (id) ON DELETE CASCADE;
-	SELECT array_to_string(reloptions, ', ') INTO opts
-	FROM pg_class WHERE oid = 'jobchunk.job_counts'::regclass;
-	IF opts IS NOT NULL THEN
-		EXECUTE format('ALTER TABLE bench.b1c_counts SET (%s)', opts);
-	END IF;
 END
 \$\$;
 

@@ -281,13 +281,19 @@ is( proxy(q{SET ROLE crawler;
 is(sqlstate('proxy', "SET ROLE crawler; SELECT jobchunk.jc_statistics($job[1])"),
 	'42501', '... and is refused what it was not granted');
 # A purge by age without jc_purge_jobs_on() is refused at once, not once
-# for each shard.
+# for each shard; with it (and the shards' jc_purge_jobs), it runs.
 proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler');
-(undef, undef, $stderr) = $node->psql('proxy',
-	q{SET ROLE crawler; SELECT count(*) FROM jobchunk.jc_purge_jobs('100 years')});
+my $purge_as_crawler =
+  q{SET ROLE crawler; SELECT count(*) FROM jobchunk.jc_purge_jobs('100 years')};
+(undef, undef, $stderr) = $node->psql('proxy', $purge_as_crawler);
 like($stderr, qr/\A[^\n]*ERROR:  permission denied for function jc_purge_jobs_on\nHINT:  A purge by age calls/,
 	'... and a purge by age without jc_purge_jobs_on: one error, no warning');
-proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) FROM crawler');
+proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs_on(integer, interval) TO crawler');
+shard($_, 'GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler') for (0, 1);
+is(proxy($purge_as_crawler), 0, '... and with it, a purge by age runs');
+shard($_, 'REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) FROM crawler') for (0, 1);
+proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval),
+	jobchunk.jc_purge_jobs_on(integer, interval) FROM crawler');
 
 # A claim of any job passes over a shard it cannot reach, not one that
 # refuses the caller: with jc_claim not granted on shard 1, a claim that
@@ -401,10 +407,10 @@ is( $node->safe_psql(
 	'1.4', 'jobchunk_proxy 1.0 updates to 1.4');
 
 # Before its shards are defined, a claim of any job says so.
-is(sqlstate('proxy_old', 'SELECT jobchunk.jc_claim(NULL, 1)'),
-	'42704', 'a claim of any job on a proxy without shards: 42704');
-(undef, undef, $stderr) = $node->psql('proxy_old', 'SELECT jobchunk.jc_claim(NULL, 1)');
-like($stderr, qr/ERROR:  PL\/Proxy cluster "jobchunk" has no shards/, 'and names the cluster');
+(undef, undef, $stderr) = $node->psql('proxy_old',
+	"\\set VERBOSITY verbose\nSELECT jobchunk.jc_claim(NULL, 1)");
+like($stderr, qr/ERROR:  42704: PL\/Proxy cluster "jobchunk" has no shards/,
+	'a claim of any job on a proxy without shards: 42704');
 
 $node->stop;
 done_testing();
