@@ -37,23 +37,23 @@ INSERT INTO bench.b0 (id) SELECT generate_series(1, 100000);
 -- (LIKE ... INCLUDING ALL copies what is installed now), and a jobs table of
 -- their own to reference; B1c also a table like job_counts for its counts;
 -- each with the storage options of jobchunk's table
-CREATE TABLE bench.b1_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
-CREATE TABLE bench.b1a_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
-CREATE TABLE bench.b1c_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
-CREATE TABLE bench.b2_jobs (LIKE jobchunk.crawl_jobs INCLUDING ALL);
 DO \$\$
 DECLARE
 	c record;
 	opts text;
 BEGIN
-	FOR c IN SELECT * FROM (VALUES ('job_chunks', 'b1_chunks', 'b1_jobs'),
-			('job_chunks', 'b1a_chunks', 'b1a_jobs'), ('job_chunks', 'b1c_chunks', 'b1c_jobs'),
-			('job_chunks', 'b2_chunks', 'b2_jobs'), ('job_counts', 'b1c_counts', 'b1c_jobs'))
+	FOR c IN SELECT * FROM (VALUES ('crawl_jobs', 'b1_jobs', NULL), ('job_chunks', 'b1_chunks', 'b1_jobs'),
+			('crawl_jobs', 'b1a_jobs', NULL), ('job_chunks', 'b1a_chunks', 'b1a_jobs'),
+			('crawl_jobs', 'b1c_jobs', NULL), ('job_chunks', 'b1c_chunks', 'b1c_jobs'),
+			('job_counts', 'b1c_counts', 'b1c_jobs'),
+			('crawl_jobs', 'b2_jobs', NULL), ('job_chunks', 'b2_chunks', 'b2_jobs'))
 			AS t(source, target, jobs) LOOP
 		EXECUTE format('CREATE TABLE bench.%I (LIKE jobchunk.%I INCLUDING ALL)',
 			c.target, c.source);
-		EXECUTE format('ALTER TABLE bench.%I ADD FOREIGN KEY (job_id) '
-			'REFERENCES bench.%I (id) ON DELETE CASCADE', c.target, c.jobs);
+		IF c.jobs IS NOT NULL THEN
+			EXECUTE format('ALTER TABLE bench.%I ADD FOREIGN KEY (job_id) '
+				'REFERENCES bench.%I (id) ON DELETE CASCADE', c.target, c.jobs);
+		END IF;
 		SELECT array_to_string(reloptions, ', ') INTO opts
 		FROM pg_class WHERE oid = format('jobchunk.%I', c.source)::regclass;
 		IF opts IS NOT NULL THEN
