@@ -150,7 +150,11 @@ as_postgres psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT pg_sleep(2)" >/dev/null
 # run queue) meanwhile, from /proc/self/schedstat: with 16 busy clients on
 # a few cores, the wall time's tail is mostly that wait, not the call's
 # work.  (The file's other figure, time on a CPU, moves only when the
-# scheduler switches tasks, too seldom to time one call.)
+# scheduler switches tasks, too seldom to time one call.)  Each call is a
+# transaction of its own, as a monitor's are: one transaction around them
+# all would hold back the pruning of the stripe rows' old versions for as
+# long as it ran, and time that instead (test/bench/README.md, *Progress:
+# one transaction around the calls*).
 sql -c "CREATE TABLE progress_times (wall float8, runq float8)" -c "
 	DO \$\$
 	DECLARE
@@ -158,6 +162,8 @@ sql -c "CREATE TABLE progress_times (wall float8, runq float8)" -c "
 		t1 timestamptz;
 		s0 bigint[];
 		s1 bigint[];
+		walls float8[] := '{}';
+		runqs float8[] := '{}';
 	BEGIN
 		FOR i IN 1..4000 LOOP
 			s0 := pg_catalog.string_to_array(pg_catalog.btrim(pg_catalog.pg_read_file('/proc/self/schedstat'), E' \\n'), ' ');
@@ -169,9 +175,11 @@ sql -c "CREATE TABLE progress_times (wall float8, runq float8)" -c "
 			END IF;
 			t1 := clock_timestamp();
 			s1 := pg_catalog.string_to_array(pg_catalog.btrim(pg_catalog.pg_read_file('/proc/self/schedstat'), E' \\n'), ' ');
-			INSERT INTO progress_times VALUES (extract(epoch FROM t1 - t0) * 1000,
-				(s1[2] - s0[2]) / 1e6);
+			walls := walls || extract(epoch FROM t1 - t0) * 1000;
+			runqs := runqs || (s1[2] - s0[2]) / 1e6;
+			COMMIT;
 		END LOOP;
+		INSERT INTO progress_times SELECT * FROM unnest(walls, runqs);
 	END
 	\$\$"
 exact=0
