@@ -467,12 +467,13 @@ jc_result_store(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("materialize mode required, but it is not allowed in this context")));
+
+	/* get_call_result_type() returns a copy, made in this context */
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-
-	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	rsinfo->setDesc = tupdesc;
 	rsinfo->setResult =
 		tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
 							  false, work_mem);
