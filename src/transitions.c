@@ -127,9 +127,10 @@ static JcQuery mark_completed = {
 
 /*
  * The CTEs of a statement that changes a batch of chunks: u, the ids $1
- * with the tokens $2; locked, those of them processing under their tokens;
- * and changed, an UPDATE of the locked chunks with the SET list set,
- * returning returning.  The chunks are locked in id order before they are
+ * with the tokens $2; locked, those of them processing under their tokens
+ * and meeting the further condition also ("" or "AND ..."); and changed,
+ * an UPDATE of the locked chunks with the SET list set, returning
+ * returning.  The chunks are locked in id order before they are
  * changed, whatever the order they are given in and whatever the plan, so
  * that two batches sharing chunks (unfenced completions given in different
  * orders, or a worker's batch heartbeat and its batch completion) cannot
@@ -137,12 +138,12 @@ static JcQuery mark_completed = {
  * NO KEY UPDATE, as the UPDATE would lock them, and not FOR UPDATE, which
  * would wait for a cancel that locked them FOR KEY SHARE (see jobs.c).
  */
-#define CHANGE_BATCH(set, returning) \
+#define CHANGE_BATCH(also, set, returning) \
 	"WITH u AS (" \
 	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, token)), " \
 	"locked AS (" \
 	"SELECT c.id FROM @extschema@.job_chunks AS c JOIN u ON u.id OPERATOR(pg_catalog.=) c.id " \
-	"WHERE " FENCED_BATCH \
+	"WHERE " FENCED_BATCH also \
 	"ORDER BY c.id FOR NO KEY UPDATE OF c), " \
 	"changed AS (" \
 	"UPDATE @extschema@.job_chunks AS c SET " set \
@@ -151,7 +152,7 @@ static JcQuery mark_completed = {
 	"RETURNING " returning ")"
 
 static JcQuery mark_completed_many = {
-	.sql = CHANGE_BATCH("status = 'completed', error_message = NULL, "
+	.sql = CHANGE_BATCH("", "status = 'completed', error_message = NULL, "
 						"lease_expires_at = NULL, updated_at = pg_catalog.now() ",
 						"c.*") ", "
 		JC_COUNT("changed", "-1", "1", "0", "$3")
@@ -241,7 +242,7 @@ static JcQuery heartbeat = {
  * locked but not changed can only be one whose change a trigger skipped.
  */
 static JcQuery heartbeat_batch = {
-	.sql = CHANGE_BATCH("lease_expires_at = GREATEST(c.lease_expires_at, $3), "
+	.sql = CHANGE_BATCH("", "lease_expires_at = GREATEST(c.lease_expires_at, $3), "
 						"updated_at = pg_catalog.now() ",
 						"c.id, c.lease_expires_at") " "
 		"SELECT u.id, changed.lease_expires_at, locked.id IS NOT NULL "
@@ -263,11 +264,16 @@ static JcQuery heartbeat_batch = {
  * take-back of expired leases does (see claim.c): skipped, the chunks of an
  * active job (whose cancel rolled back, or whose purge was refused) would
  * stay with a worker that is gone until their leases ran out.  Returns the
- * cancelled ones among them, or NULL if none is.
+ * cancelled ones among them, or NULL if none is; and all of them, or NULL
+ * if there are none.  The release then leaves alone any chunk of a job not
+ * locked here, as it would an unknown id: a chunk created after this
+ * statement's snapshot, whose job may be cancelled before the release
+ * reads it.
  */
 static JcQuery lock_jobs_of_chunks = {
 	.sql = "SELECT pg_catalog.array_agg(j.id) "
-		"FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'cancelled') "
+		"FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'cancelled'), "
+		"pg_catalog.array_agg(j.id) "
 		"FROM (SELECT l.id, l.state FROM @extschema@.crawl_jobs AS l "
 		"WHERE l.id OPERATOR(pg_catalog.=) ANY (ARRAY("
 		"SELECT c.job_id FROM @extschema@.job_chunks AS c "
@@ -282,16 +288,17 @@ static JcQuery lock_jobs_of_chunks = {
 #define IN_CANCELLED_JOB "c.job_id OPERATOR(pg_catalog.=) ANY ($3)"
 
 /*
- * Releasing the chunks of a batch still held: pending again as before their
- * claim (retry_count, lease_token and error_message as they are), or failed
- * in a cancelled job, as the take-back of an expired lease fails them.  $4
- * is the counts' stripe.  One row for each chunk locked, in id order: the
- * chunk as changed, whether it can be claimed now (pending, its job
- * active), and its id, for a chunk locked but not changed can only be one
- * whose change a trigger skipped.
+ * Releasing the chunks of a batch still held, of the jobs $5: pending again
+ * as before their claim (retry_count, lease_token and error_message as they
+ * are), or failed in a cancelled job, as the take-back of an expired lease
+ * fails them.  $4 is the counts' stripe.  One row for each chunk locked, in
+ * id order: the chunk as changed, whether it can be claimed now (pending,
+ * its job active), and its id, for a chunk locked but not changed can only
+ * be one whose change a trigger skipped.
  */
 static JcQuery release_chunks = {
-	.sql = CHANGE_BATCH("status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
+	.sql = CHANGE_BATCH("AND c.job_id OPERATOR(pg_catalog.=) ANY ($5) ",
+						"status = CASE WHEN " IN_CANCELLED_JOB " THEN 'failed' ELSE 'pending' END, "
 						"task_id = CASE WHEN " IN_CANCELLED_JOB " THEN c.task_id END, "
 						"error_message = CASE WHEN " IN_CANCELLED_JOB " THEN 'job cancelled' "
 						"ELSE c.error_message END, "
@@ -306,8 +313,8 @@ static JcQuery release_chunks = {
 		"locked.id "
 		"FROM locked LEFT JOIN changed ON changed.id OPERATOR(pg_catalog.=) locked.id "
 		"ORDER BY locked.id",
-	.nargs = 4,
-	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4OID},
+	.nargs = 5,
+	.argtypes = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4OID, INT8ARRAYOID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -868,8 +875,8 @@ jc_heartbeat_batch(PG_FUNCTION_ARGS)
 Datum
 jc_release(PG_FUNCTION_ARGS)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			nids;
 	int			natts;
 	int			job_column;
@@ -886,6 +893,8 @@ jc_release(PG_FUNCTION_ARGS)
 	values[2] = jc_result_value(1, &isnull);
 	nulls[2] = isnull ? 'n' : ' ';
 	values[3] = jc_stripe();
+	values[4] = jc_result_value(2, &isnull);
+	nulls[4] = isnull ? 'n' : ' ';
 	(void) jc_execute(&release_chunks, values, nulls, false);
 
 	natts = SPI_tuptable->tupdesc->natts;
