@@ -35,22 +35,33 @@ static JcQuery lock_jobs = {
 };
 
 /*
- * The sequences of the ids of tables $1 and $2 (qualified names, quoted),
- * and whether any job exists or either sequence has been used: then the
- * database has handed out ids already.  (pg_sequence_last_value() is NULL
- * for a sequence not used since it was created or set with is_called
- * false; the view pg_sequences reads it.  It locks the sequence until the
- * transaction ends.)
+ * The sequences of the ids of tables $1 and $2 (qualified names, quoted);
+ * whether any job exists or either sequence has been used: then the
+ * database has handed out ids already; and whether every id it holds or
+ * has handed out is of shard $3 (the lowest and highest of each table, by
+ * their primary keys, and the sequences' last values).
+ * (pg_sequence_last_value() is NULL for a sequence not used since it was
+ * created or set with is_called false; the view pg_sequences reads it.  It
+ * locks the sequence until the transaction ends.)
  */
+#define OF_SHARD(id) \
+	"COALESCE((" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT) \
+	" OPERATOR(pg_catalog.=) $3, true)"
 static JcQuery numbered = {
 	.sql = "SELECT s.jobs, s.chunks, "
 		"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j) "
 		"OR pg_catalog.pg_sequence_last_value(s.jobs) IS NOT NULL "
-		"OR pg_catalog.pg_sequence_last_value(s.chunks) IS NOT NULL "
+		"OR pg_catalog.pg_sequence_last_value(s.chunks) IS NOT NULL, "
+		OF_SHARD("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
+		OF_SHARD("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
+		OF_SHARD("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") " AND "
+		OF_SHARD("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c") " AND "
+		OF_SHARD("pg_catalog.pg_sequence_last_value(s.jobs)") " AND "
+		OF_SHARD("pg_catalog.pg_sequence_last_value(s.chunks)") " "
 		"FROM (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, "
 		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS s",
-	.nargs = 2,
-	.argtypes = {TEXTOID, TEXTOID},
+	.nargs = 3,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -70,7 +81,9 @@ static JcQuery set_next_id = {
  * moved back could be handed out twice.  (A database whose ids are all
  * below 2^48, as they are unless jc_set_shard() moved them, is shard 0 as
  * it is.)  Until then the number can be set again; like setval(), setting
- * it is not undone by a rollback.
+ * it is not undone by a rollback.  Afterwards, a database asked to become
+ * the shard whose ids it has is left as it is, so that a set-up script can
+ * be run again.
  */
 Datum
 jc_set_shard(PG_FUNCTION_ARGS)
@@ -79,7 +92,7 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	const char *schema;
 	Datum		jobs_sequence;
 	Datum		chunks_sequence;
-	Datum		values[2];
+	Datum		values[3];
 	bool		isnull;
 
 	jc_check_not_null(fcinfo, 0);
@@ -105,15 +118,24 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	jc_execute(&lock_jobs, NULL, NULL, false);
 	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
 	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	values[2] = Int64GetDatum(shard);
 	jc_execute(&numbered, values, NULL, false);
 	jobs_sequence = jc_result_value(1, &isnull);
 	chunks_sequence = jc_result_value(2, &isnull);
 	if (DatumGetBool(jc_result_value(3, &isnull)))
+	{
+		/* Numbered already: as this shard (nothing to do), or refused */
+		if (DatumGetBool(jc_result_value(4, &isnull)))
+		{
+			jc_finish();
+			PG_RETURN_VOID();
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot make this database shard %d", shard),
 				 errdetail("It has numbered jobs or chunks already, whose ids would not lead to it."),
 				 errhint("Set the shard number of a new database, before its first job.")));
+	}
 
 	/*
 	 * setval() is not undone by a rollback: a cancel or a timeout between
