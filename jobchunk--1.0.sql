@@ -11,6 +11,15 @@
 -- when it does not exist.
 DO $$
 BEGIN
+    -- The two extensions share a schema and their functions' names: one
+    -- database holds one of them.
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e
+               WHERE e.extname OPERATOR(pg_catalog.=) 'jobchunk_proxy') THEN
+        RAISE EXCEPTION 'extension jobchunk_proxy is installed in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'This database is a PL/Proxy database, whose functions of the same names send each call to a shard.',
+                  HINT = 'Create jobchunk in the shards'' databases.';
+    END IF;
     IF EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
                JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
                WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace

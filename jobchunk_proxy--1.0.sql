@@ -11,6 +11,15 @@
 -- when it does not exist.
 DO $$
 BEGIN
+    -- The two extensions share a schema and their functions' names: one
+    -- database holds one of them.
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e
+               WHERE e.extname OPERATOR(pg_catalog.=) 'jobchunk') THEN
+        RAISE EXCEPTION 'extension jobchunk is installed in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'This database is a shard, which holds jobs and chunks; jobchunk_proxy defines functions of the same names that send each call to a shard.',
+                  HINT = 'Create jobchunk_proxy in a database of its own in front of the shards.';
+    END IF;
     IF EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
                JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
                WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace

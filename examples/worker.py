@@ -9,7 +9,8 @@ with jc_heartbeat_batch, and drops the chunks whose leases it lost; so the
 lease must be longer than 1.5 times the longest chunk's work.  At the end
 of the batch it completes the chunks done in one call.  With nothing to
 claim it waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease
-sends none); with --until-done it stops once the job is complete (no chunk
+sends none, and behind a PL/Proxy database none comes: the shards send
+them); with --until-done it stops once the job is complete (no chunk
 left pending or processing) or gone (purged); without it, a job that does
 not exist is an error (exit status 1).
 
@@ -25,13 +26,14 @@ the chunks it holds, done or not, come back when their leases expire.
 
 Each call is a transaction of its own (autocommit), as the README advises.
 After a lost connection, or an update of the extension (0A000), it
-reconnects and makes the call again, which is safe for each call it makes:
-a completion repeated with its tokens returns the chunks as they are, a
-heartbeat extends again, a release repeated leaves alone the chunks it gave
-back (no longer processing), and a claim whose answer was lost leaves its
-chunks to their leases.  A deadlock or serialization failure (40P01,
-40001) is retried the same way.  Only the first connection is not retried,
-so that a wrong --dsn fails at once.
+reconnects and makes the call again; behind a PL/Proxy database, it makes
+the call again while the shard cannot be reached.  That is safe for each
+call it makes: a completion repeated with its tokens returns the chunks
+as they are, a heartbeat extends again, a release repeated leaves alone
+the chunks it gave back (no longer processing), and a claim whose answer
+was lost leaves its chunks to their leases.  A deadlock or serialization
+failure (40P01, 40001) is retried the same way.  Only the first connection
+is not retried, so that a wrong --dsn fails at once.
 
     python3 examples/worker.py --dsn 'dbname=crawl' --job 1 --until-done
 
@@ -48,10 +50,21 @@ import time
 import psycopg2
 
 # Errors after which the call is made again: the connection's (on a new
-# connection), an update of the extension (likewise), and two that
-# PostgreSQL asks to retry.
+# connection), an update of the extension (likewise), two that PostgreSQL
+# asks to retry, and, behind a PL/Proxy database, those of a shard the
+# proxy cannot reach, as its claims of any job pass over such a shard:
+# PL/Proxy's own (XX000, "PL/Proxy function ...": a connection refused or
+# lost, a timeout) and a shard's 57P01 and 57P02 (its backend terminated,
+# its server shutting down).
 RECONNECT = ("0A000",)
 RETRY = ("40001", "40P01")
+SHARD_DOWN = ("57P01", "57P02")
+
+
+def shard_down(e):
+    return e.pgcode in SHARD_DOWN or \
+        (e.pgcode == "XX000" and
+         (e.diag.message_primary or "").startswith("PL/Proxy function "))
 
 
 def process(image_range, work_seconds):
@@ -87,7 +100,7 @@ class Worker:
                     return cur.fetchall()
             except psycopg2.Error as e:
                 lost = self.conn is None or self.conn.closed != 0
-                if not (lost or e.pgcode in RECONNECT + RETRY):
+                if not (lost or e.pgcode in RECONNECT + RETRY or shard_down(e)):
                     raise
                 logging.warning("%s: %s; trying again in %.1f s",
                                 self.args.name, str(e).strip(), pause)

@@ -6,9 +6,13 @@
 # the counts on each shard stay exact while four workers drain both through
 # the proxy; a shard that is down is passed over by claims of any job, and
 # one that refuses the caller is not; a purge by age purges the shards it
-# can reach; the cluster grows from two shards to four; a shard's number is
-# set once, before its first id; the proxy has every function of jobchunk;
-# the proxy's update from 1.0, and its refusal to work without shards.
+# can reach; the cluster grows from two shards to four; an id of a shard
+# the cluster does not have is refused; a shard's number is set once,
+# before its first id (and set again to itself without a change); the
+# proxy has every function of jobchunk; the proxy's update from 1.0, and
+# its refusal to work without shards; each extension is refused in the
+# other's database; the example worker, behind the proxy, waits out its
+# shard's absence.
 
 use strict;
 use warnings;
@@ -89,6 +93,10 @@ is(sqlstate('proxy', 'SELECT jobchunk.jc_is_complete(NULL)'),
 	'22023', 'a NULL job id: refused as on one server');
 is(sqlstate('proxy', "SELECT jobchunk.jc_statistics($job[1] + 1000)"),
 	'P0002', 'a job id that names no job');
+my (undef, undef, $beyond) = $node->psql('proxy',
+	"\\set VERBOSITY verbose\nSELECT jobchunk.jc_statistics((2::bigint << 48) + 1)");
+like($beyond, qr/ERROR:  42704: PL\/Proxy cluster "jobchunk" has no shard 2/,
+	'an id of a shard the cluster does not have is refused, not sent to another shard');
 
 # A batch across shards is refused whole; on one shard it completes.
 my @claimed = map {
@@ -96,7 +104,7 @@ my @claimed = map {
 } @job;
 is(sqlstate('proxy',
 		"SELECT jobchunk.jc_mark_completed(ARRAY[$claimed[0][0], $claimed[1][0]]::bigint[])"),
-	'0A000', 'a batch on two shards is refused');
+	'22023', 'a batch on two shards is refused');
 is(sqlstate('proxy', "SELECT jobchunk.jc_mark_completed(ARRAY[NULL, $claimed[1][0]]::bigint[])"),
 	'22023', 'a batch with a NULL element: refused by the shard, as on one server');
 my $leases = q{SELECT string_agg(id || ':' || lease_expires_at, ',') FROM jobchunk.job_chunks
@@ -104,7 +112,7 @@ my $leases = q{SELECT string_agg(id || ':' || lease_expires_at, ',') FROM jobchu
 my @leases_before = (shard(0, $leases), shard(1, $leases));
 is(sqlstate('proxy',
 		"SELECT jobchunk.jc_heartbeat_batch(ARRAY[$claimed[0][0], $claimed[1][0]], ARRAY[$claimed[0][1], $claimed[1][1]])"),
-	'0A000', 'a batch heartbeat on two shards is refused');
+	'22023', 'a batch heartbeat on two shards is refused');
 is( shard(0, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[0][0]") . '/'
 	  . shard(1, "SELECT status FROM jobchunk.job_chunks WHERE id = $claimed[1][0]"),
 	'processing/processing',
@@ -131,7 +139,7 @@ my @held = map {
 } @job;
 my $release_both =
   "SELECT jobchunk.jc_release(ARRAY[$held[0][0], $held[1][0]], ARRAY[$held[0][1], $held[1][1]])";
-is(sqlstate('proxy', $release_both), '0A000', 'a release on two shards is refused');
+is(sqlstate('proxy', $release_both), '22023', 'a release on two shards is refused');
 my (undef, undef, $refusal) = $node->psql('proxy', $release_both);
 like($refusal, qr/HINT:  Make one call for the chunks of each job, or of each shard/,
 	'its hint says how to split the call');
@@ -372,7 +380,8 @@ is( proxy(
 	'claims of any job take the chunks of old and new shards');
 
 # A shard's number is set before its first id, under READ COMMITTED; it
-# cannot be set again once ids were used, even with no job left.
+# cannot be changed once ids were used, even with no job left, and setting
+# it again to the shard the database is changes nothing.
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION jobchunk');
 is(sqlstate('fresh', 'BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT jobchunk.jc_set_shard(1)'),
@@ -382,8 +391,17 @@ is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(1); SELECT jobchunk.jc_set_sh
 $node->safe_psql('fresh', 'BEGIN; SELECT jobchunk.jc_set_shard(3); ROLLBACK');
 is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() >> 48'),
 	'3', 'the last one counts, rolled back or not (as for setval)');
+is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(2)'),
+	'55000', 'shard 1 cannot be numbered as shard 2');
+my $last_job = shard(1, 'SELECT last_value FROM jobchunk.crawl_jobs_id_seq');
 is(sqlstate('shard1', 'SELECT jobchunk.jc_set_shard(1)'),
-	'55000', 'shard 1, whose jobs are all purged, cannot be numbered again');
+	'00000', 'nor refused as shard 1, which it is');
+is(shard(1, 'SELECT jobchunk.jc_create_job()'),
+	$last_job + 1, 'and its ids go on where they were');
+is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(3)'),
+	'00000', 'likewise for a shard that has a job and no chunk yet');
+is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_job(); SELECT jobchunk.jc_set_shard(0)'),
+	'00000', 'and for a database never numbered, which is shard 0');
 
 # The proxy has every function of jobchunk, with the same arguments and
 # result, but the shard's own (jc_set_shard, and the check constraint's),
@@ -396,7 +414,7 @@ my $functions = q{
 	'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2, 1.3 and 1.4.  (A new install of 1.4 runs
+# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4 and 1.5.  (A new install of 1.5 runs
 # the same update scripts: the tests above run on it.)
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
 is( $node->safe_psql(
@@ -404,13 +422,53 @@ is( $node->safe_psql(
 	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
 	ALTER EXTENSION jobchunk_proxy UPDATE;
 	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
-	'1.4', 'jobchunk_proxy 1.0 updates to 1.4');
+	'1.5', 'jobchunk_proxy 1.0 updates to 1.5');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',
 	"\\set VERBOSITY verbose\nSELECT jobchunk.jc_claim(NULL, 1)");
 like($stderr, qr/ERROR:  42704: PL\/Proxy cluster "jobchunk" has no shards/,
 	'a claim of any job on a proxy without shards: 42704');
+
+# jobchunk_proxy is refused in a shard's database, and jobchunk in the
+# proxy's, rather than by the check of their schema, whose hint would be to
+# drop it.
+my (undef, undef, $wrong) = $node->psql('shard0', 'CREATE EXTENSION jobchunk_proxy CASCADE');
+like($wrong, qr/ERROR:  extension jobchunk is installed in this database/,
+	'jobchunk_proxy in a shard\'s database: refused');
+(undef, undef, $wrong) = $node->psql('proxy', 'CREATE EXTENSION jobchunk');
+like($wrong, qr/ERROR:  extension jobchunk_proxy is installed in this database/,
+	'jobchunk in the proxy\'s: refused');
+
+# The example worker, behind the proxy, keeps trying to complete its batch
+# while the job's shard cannot be reached (PL/Proxy's XX000), then
+# completes it: no chunk is worked on twice.
+my $far = shard(0, q{SELECT jobchunk.jc_create_job('worker behind the proxy')});
+shard(0, "SELECT count(*) FROM jobchunk.jc_create_chunks($far, 3)");
+my ($out, $err) = ('', '');
+my $worker = IPC::Run::start(
+	[
+		'python3', 'examples/worker.py', '--dsn', $node->connstr('proxy'),
+		'--job', $far, '--name', 'far', '--until-done', '--batch', '3',
+		'--lease', '3600', '--work-seconds', '1', '--verbose'
+	],
+	'>', \$out, '2>', \$err,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+$worker->pump until $err =~ /far: working on chunk/;
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS false');
+$node->safe_psql('postgres',
+	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'shard0'});
+$worker->pump until $err =~ /trying again/;
+like($err, qr/far: PL\/Proxy function jobchunk\.jc_mark_completed\(2\): \[shard0\]/,
+	'a worker behind the proxy tries again when its shard cannot be reached');
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS true');
+ok($worker->finish, 'and once it can, finishes the job, with status 0') or diag($err);
+like($out, qr/far: completed 3 chunks, released 0/, 'completing the 3 chunks of its claim');
+is( shard(0,
+		"SELECT string_agg(status || ' ' || retry_count, ',') FROM jobchunk.job_chunks WHERE job_id = $far"
+	),
+	'completed 0,completed 0,completed 0',
+	'none of them taken back or claimed again');
 
 $node->stop;
 done_testing();
