@@ -363,6 +363,7 @@ jc_take_back_expired(const int64 *job_id, int n, TimestampTz now)
 	{
 		bool		isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
 									   SPI_tuptable->tupdesc, 2, &isnull)))
 			jc_notify_claimable(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
