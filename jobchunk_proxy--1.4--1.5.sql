@@ -57,3 +57,50 @@ BEGIN
     RETURN @extschema@.jc_shard_of(shards[1] OPERATOR(pg_catalog.<<) 48);
 END
 $$;
+
+--
+-- A new job goes to a shard picked at random, as before, but is refused
+-- (55000) when its id does not name the partition that made it: that
+-- partition's database was not numbered with jc_set_shard(), or the
+-- partitions are listed out of order.  Up to 1.4 its id was returned, and
+-- the calls for the job went by that id to another shard, where they found
+-- another job of the same id, or none.  The job is made through
+-- jc_create_job_on(), not granted to anyone, as jc_claim_on() is for
+-- claims: a role that creates jobs needs both.
+--
+CREATE FUNCTION @extschema@.jc_create_job_on(shard integer, name text)
+RETURNS bigint AS $$
+    CLUSTER 'jobchunk';
+    RUN ON shard;
+    SELECT jobchunk.jc_create_job(name);
+$$ LANGUAGE plproxy;
+
+REVOKE EXECUTE ON FUNCTION @extschema@.jc_create_job_on(integer, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.jc_create_job(name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shard integer;
+    job bigint;
+BEGIN
+    IF NOT pg_catalog.has_function_privilege(
+            '@extschema@.jc_create_job_on(integer, text)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function jc_create_job_on'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A new job is made through jc_create_job_on(integer, text): grant EXECUTE on it to every role granted jc_create_job(text).';
+    END IF;
+    shard := pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) @extschema@.jc_shards());
+    job := @extschema@.jc_create_job_on(shard, $1);
+    IF job OPERATOR(pg_catalog.>>) 48 OPERATOR(pg_catalog.<>) shard THEN
+        RAISE EXCEPTION 'partition % of cluster "jobchunk" numbers its jobs as shard %',
+                shard, job OPERATOR(pg_catalog.>>) 48
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('It made job %s, whose id would send the calls for the job elsewhere.', job),
+                  HINT = 'Run jobchunk.jc_set_shard(k) on the database of partition k before its first job (after DROP EXTENSION jobchunk and CREATE EXTENSION jobchunk, if it has made jobs), and list the partitions in that order.';
+    END IF;
+    RETURN job;
+END
+$$;

@@ -8,7 +8,8 @@
 # one that refuses the caller is not; a purge by age purges the shards it
 # can reach; the cluster grows from two shards to four; an id of a shard
 # the cluster does not have is refused; a shard's number is set once,
-# before its first id (and set again to itself without a change); the
+# before its first id (and set again to itself without a change); a job
+# made through a partition numbered for another shard is refused; the
 # proxy has every function of jobchunk; the proxy's update from 1.0, and
 # its refusal to work without shards; each extension is refused in the
 # other's database; the example worker, behind the proxy, waits out its
@@ -302,6 +303,13 @@ is(proxy($purge_as_crawler), 0, '... and with it, a purge by age runs');
 shard($_, 'REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) FROM crawler') for (0, 1);
 proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval),
 	jobchunk.jc_purge_jobs_on(integer, interval) FROM crawler');
+# Likewise a new job without jc_create_job_on().
+proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_create_job(text) TO crawler');
+(undef, undef, $stderr) =
+  $node->psql('proxy', 'SET ROLE crawler; SELECT jobchunk.jc_create_job()');
+like($stderr, qr/ERROR:  permission denied for function jc_create_job_on\nHINT:  A new job is made through/,
+	'... and a new job without jc_create_job_on');
+proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_create_job(text) FROM crawler');
 
 # A claim of any job passes over a shard it cannot reach, not one that
 # refuses the caller: with jc_claim not granted on shard 1, a claim that
@@ -403,6 +411,26 @@ is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(3)'),
 is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_job(); SELECT jobchunk.jc_set_shard(0)'),
 	'00000', 'and for a database never numbered, which is shard 0');
 
+# A job made through a partition whose database is numbered for another
+# shard (here partition 1 is database fresh, shard 3) is refused: the
+# calls for it would go elsewhere.
+$node->safe_psql('postgres', 'CREATE DATABASE proxy_mixed');
+$node->safe_psql(
+	'proxy_mixed', qq{
+	CREATE EXTENSION jobchunk_proxy CASCADE;
+	CREATE SERVER jobchunk FOREIGN DATA WRAPPER plproxy OPTIONS (
+		p0 'dbname=shard0 host=$host port=$port',
+		p1 'dbname=fresh host=$host port=$port');
+	CREATE USER MAPPING FOR PUBLIC SERVER jobchunk;
+});
+(undef, undef, $stderr) = $node->psql('proxy_mixed',
+	'SELECT setseed(' . seed_starting_at(1) . q{); SELECT jobchunk.jc_create_job('misrouted')});
+like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk" numbers its jobs as shard 3/,
+	'a job made through a partition numbered for another shard is refused');
+is( (split /\n/, $node->safe_psql('proxy_mixed',
+			'SELECT setseed(' . seed_starting_at(0) . q{); SELECT jobchunk.jc_create_job('routed') >> 48}))[-1],
+	0, 'one made through partition 0, shard 0, is not');
+
 # The proxy has every function of jobchunk, with the same arguments and
 # result, but the shard's own (jc_set_shard, and the check constraint's),
 # and no other but its routing helpers.
@@ -411,7 +439,7 @@ my $functions = q{
 	                  || p.prorettype::regtype, E'\n' ORDER BY p.oid::regprocedure::text)
 	FROM pg_proc AS p WHERE p.pronamespace = 'jobchunk'::regnamespace
 	AND p.proname NOT IN ('jc_set_shard', 'jc_chunk_is_valid', 'jc_claim_on', 'jc_purge_jobs_on',
-	'jc_shard_of', 'jc_shards')};
+	'jc_create_job_on', 'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
 # An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4 and 1.5.  (A new install of 1.5 runs
