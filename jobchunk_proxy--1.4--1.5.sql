@@ -47,6 +47,8 @@ DECLARE
     shards bigint[] := ARRAY(SELECT DISTINCT i OPERATOR(pg_catalog.>>) 48
                              FROM pg_catalog.unnest(ids) AS i
                              WHERE i IS NOT NULL);
+    first_id bigint := (SELECT i FROM pg_catalog.unnest(ids) AS i
+                        WHERE i IS NOT NULL LIMIT 1);
 BEGIN
     IF pg_catalog.cardinality(shards) OPERATOR(pg_catalog.>) 1 THEN
         RAISE EXCEPTION 'chunks of one call must be on one shard'
@@ -54,7 +56,7 @@ BEGIN
                   DETAIL = pg_catalog.format('The chunks are on shards %s.', shards),
                   HINT = 'Make one call for the chunks of each job, or of each shard (id >> 48).';
     END IF;
-    RETURN @extschema@.jc_shard_of(shards[1] OPERATOR(pg_catalog.<<) 48);
+    RETURN @extschema@.jc_shard_of(first_id);
 END
 $$;
 

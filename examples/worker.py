@@ -33,7 +33,8 @@ as they are, a heartbeat extends again, a release repeated leaves alone
 the chunks it gave back (no longer processing), and a claim whose answer
 was lost leaves its chunks to their leases.  A deadlock or serialization
 failure (40P01, 40001) is retried the same way.  Only the first connection
-is not retried, so that a wrong --dsn fails at once.
+is not retried, nor a shard the first call could not reach, so that a
+wrong --dsn or PL/Proxy user mapping fails at once.
 
     python3 examples/worker.py --dsn 'dbname=crawl' --job 1 --until-done
 
@@ -79,6 +80,7 @@ class Worker:
         self.conn = None
         self.completed = 0
         self.released = 0
+        self.reached = False        # whether a call has succeeded
         self.stopping = False       # set by a SIGTERM or SIGINT
         self.wakeup = None          # read end of the signal wakeup fd
 
@@ -97,10 +99,13 @@ class Worker:
                     self.connect()
                 with self.conn.cursor() as cur:
                     cur.execute(sql, args)
-                    return cur.fetchall()
+                    rows = cur.fetchall()
+                self.reached = True
+                return rows
             except psycopg2.Error as e:
                 lost = self.conn is None or self.conn.closed != 0
-                if not (lost or e.pgcode in RECONNECT + RETRY or shard_down(e)):
+                if not (lost or e.pgcode in RECONNECT + RETRY or
+                        (shard_down(e) and self.reached)):
                     raise
                 logging.warning("%s: %s; trying again in %.1f s",
                                 self.args.name, str(e).strip(), pause)

@@ -35,33 +35,38 @@ static JcQuery lock_jobs = {
 };
 
 /*
- * The sequences of the ids of tables $1 and $2 (qualified names, quoted);
- * whether any job exists or either sequence has been used: then the
- * database has handed out ids already; and whether every id it holds or
- * has handed out is of shard $3 (the lowest and highest of each table, by
- * their primary keys, and the sequences' last values).
- * (pg_sequence_last_value() is NULL for a sequence not used since it was
- * created or set with is_called false; the view pg_sequences reads it.  It
- * locks the sequence until the transaction ends.)
+ * How the database numbers its ids, for shard $3, whose first id is $4: the
+ * sequences of the ids of tables $1 and $2 (qualified names, quoted);
+ * whether every id the tables hold (their lowest and highest, by their
+ * primary keys) and the last id each sequence handed out, if it has handed
+ * out any since it was last set, are of shard $3; and for each sequence
+ * that has not, the id it is to go on from: $4, or the one after its
+ * table's highest.  (pg_sequence_last_value() is NULL for a sequence not
+ * used since it was created or set with is_called false, and tells nothing
+ * of where it would go on; the view pg_sequences reads it.  It locks the
+ * sequence until the transaction ends.)
  */
 #define OF_SHARD(id) \
 	"COALESCE((" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT) \
 	" OPERATOR(pg_catalog.=) $3, true)"
-static JcQuery numbered = {
+#define NEXT_ID(sequence, table) \
+	"CASE WHEN pg_catalog.pg_sequence_last_value(" sequence ") IS NULL THEN " \
+	"GREATEST($4, (SELECT pg_catalog.max(t.id) FROM @extschema@." table " AS t) " \
+	"OPERATOR(pg_catalog.+) 1) END"
+static JcQuery numbering = {
 	.sql = "SELECT s.jobs, s.chunks, "
-		"EXISTS (SELECT FROM @extschema@.crawl_jobs AS j) "
-		"OR pg_catalog.pg_sequence_last_value(s.jobs) IS NOT NULL "
-		"OR pg_catalog.pg_sequence_last_value(s.chunks) IS NOT NULL, "
 		OF_SHARD("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
 		OF_SHARD("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
 		OF_SHARD("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") " AND "
 		OF_SHARD("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c") " AND "
 		OF_SHARD("pg_catalog.pg_sequence_last_value(s.jobs)") " AND "
-		OF_SHARD("pg_catalog.pg_sequence_last_value(s.chunks)") " "
+		OF_SHARD("pg_catalog.pg_sequence_last_value(s.chunks)") ", "
+		NEXT_ID("s.jobs", "crawl_jobs") ", "
+		NEXT_ID("s.chunks", "job_chunks") " "
 		"FROM (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, "
 		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS s",
-	.nargs = 3,
-	.argtypes = {TEXTOID, TEXTOID, INT8OID},
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
@@ -76,23 +81,26 @@ static JcQuery set_next_id = {
 /*
  * jc_set_shard(shard integer) RETURNS void
  *
- * Only a database that has not numbered any job or chunk yet can become a
- * shard: ids handed out before would not lead the proxy to it, and ids
- * moved back could be handed out twice.  (A database whose ids are all
- * below 2^48, as they are unless jc_set_shard() moved them, is shard 0 as
- * it is.)  Until then the number can be set again; like setval(), setting
- * it is not undone by a rollback.  Afterwards, a database asked to become
- * the shard whose ids it has is left as it is, so that a set-up script can
- * be run again.
+ * A database can become shard k when every id it holds or has handed out
+ * is shard k's: a new database, or one that is shard k already (so that a
+ * set-up script can be run again).  Ids handed out before of another shard
+ * would not lead the proxy to it, and ids moved back could be handed out
+ * twice.  (A database whose ids are all below 2^48, as they are unless
+ * jc_set_shard() moved them, is shard 0 as it is.)  Each sequence that has
+ * handed out no id since it was last set (new, or restarted by TRUNCATE
+ * ... RESTART IDENTITY) then goes on from shard k's first id, or above its
+ * table's ids; until the first id the number can be set again.  Like
+ * setval(), setting it is not undone by a rollback.
  */
 Datum
 jc_set_shard(PG_FUNCTION_ARGS)
 {
 	int32		shard;
 	const char *schema;
-	Datum		jobs_sequence;
-	Datum		chunks_sequence;
-	Datum		values[3];
+	Datum		sequences[2];
+	Datum		next_ids[2];
+	bool		unused[2];
+	Datum		values[4];
 	bool		isnull;
 
 	jc_check_not_null(fcinfo, 0);
@@ -119,37 +127,37 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
 	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
 	values[2] = Int64GetDatum(shard);
-	jc_execute(&numbered, values, NULL, false);
-	jobs_sequence = jc_result_value(1, &isnull);
-	chunks_sequence = jc_result_value(2, &isnull);
-	if (DatumGetBool(jc_result_value(3, &isnull)))
-	{
-		/* Numbered already: as this shard (nothing to do), or refused */
-		if (DatumGetBool(jc_result_value(4, &isnull)))
-		{
-			jc_finish();
-			PG_RETURN_VOID();
-		}
+	values[3] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
+	jc_execute(&numbering, values, NULL, false);
+	if (!DatumGetBool(jc_result_value(3, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot make this database shard %d", shard),
 				 errdetail("It has numbered jobs or chunks already, whose ids would not lead to it."),
 				 errhint("Set the shard number of a new database, before its first job.")));
+	for (int i = 0; i < 2; i++)
+	{
+		sequences[i] = jc_result_value(i + 1, &isnull);
+		next_ids[i] = jc_result_value(i + 4, &isnull);
+		unused[i] = !isnull;
 	}
 
 	/*
 	 * setval() is not undone by a rollback: a cancel or a timeout between
 	 * the two would leave the jobs numbered for this shard and the chunks
 	 * not.  Neither statement waits for a lock another session holds for
-	 * long (numbered locked both sequences, and they are named by OID),
+	 * long (numbering locked both sequences, and they are named by OID),
 	 * short of one on a system catalog.
 	 */
-	values[1] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
 	HOLD_INTERRUPTS();
-	values[0] = jobs_sequence;
-	jc_execute(&set_next_id, values, NULL, false);
-	values[0] = chunks_sequence;
-	jc_execute(&set_next_id, values, NULL, false);
+	for (int i = 0; i < 2; i++)
+	{
+		if (!unused[i])
+			continue;
+		values[0] = sequences[i];
+		values[1] = next_ids[i];
+		jc_execute(&set_next_id, values, NULL, false);
+	}
 	RESUME_INTERRUPTS();
 	jc_finish();
 	PG_RETURN_VOID();

@@ -98,6 +98,10 @@ my (undef, undef, $beyond) = $node->psql('proxy',
 	"\\set VERBOSITY verbose\nSELECT jobchunk.jc_statistics((2::bigint << 48) + 1)");
 like($beyond, qr/ERROR:  42704: PL\/Proxy cluster "jobchunk" has no shard 2/,
 	'an id of a shard the cluster does not have is refused, not sent to another shard');
+(undef, undef, $beyond) = $node->psql('proxy',
+	"SELECT jobchunk.jc_mark_completed(ARRAY[NULL, (2::bigint << 48) + 5])");
+like($beyond, qr/DETAIL:  Id 562949953421317 was numbered by shard 2/,
+	'... in a batch too, naming the id');
 
 # A batch across shards is refused whole; on one shard it completes.
 my @claimed = map {
@@ -408,6 +412,17 @@ is(shard(1, 'SELECT jobchunk.jc_create_job()'),
 	$last_job + 1, 'and its ids go on where they were');
 is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(3)'),
 	'00000', 'likewise for a shard that has a job and no chunk yet');
+# TRUNCATE ... RESTART IDENTITY of the chunks puts their sequence back at
+# shard 0's ids; numbering the shard again moves it back to its own.
+$node->safe_psql(
+	'fresh', q{
+	SELECT count(*) FROM jobchunk.jc_create_chunks(jobchunk.jc_create_job('before'), 2);
+	TRUNCATE jobchunk.job_chunks RESTART IDENTITY CASCADE});
+is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(3)'),
+	'00000', 'after a TRUNCATE ... RESTART IDENTITY the shard is numbered again');
+is( $node->safe_psql('fresh',
+		q{SELECT min(id) >> 48 FROM jobchunk.jc_create_chunks(jobchunk.jc_create_job('after'), 2)}),
+	'3', 'and its new chunks have its ids');
 is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_job(); SELECT jobchunk.jc_set_shard(0)'),
 	'00000', 'and for a database never numbered, which is shard 0');
 
@@ -497,6 +512,18 @@ is( shard(0,
 	),
 	'completed 0,completed 0,completed 0',
 	'none of them taken back or claimed again');
+# A worker whose first call cannot reach the shard fails at once, as for a
+# wrong connection string.
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS false');
+($out, $err) = ('', '');
+ok( !IPC::Run::run(
+		[ 'python3', 'examples/worker.py', '--dsn', $node->connstr('proxy'), '--job', $far ],
+		'>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default)),
+	'a worker whose first call cannot reach its shard fails');
+like($err, qr/PL\/Proxy function jobchunk\.jc_claim_on\(5\): \[shard0\]/,
+	'with PL/Proxy\'s error, not trying again');
+$node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS true');
 
 $node->stop;
 done_testing();
