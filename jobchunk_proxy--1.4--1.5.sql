@@ -9,8 +9,35 @@
 -- sent the call to another shard, which answered that the job or chunk
 -- does not exist (P0002), as if it had been purged: after a shard was
 -- removed from the server, say.  Reading the number of shards makes
--- jc_shard_of() STABLE.
+-- jc_shard_of() STABLE, which an index or a generated column may not use
+-- (nor could a dump of them be restored): the update refuses to run while
+-- one does.
 --
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_depend AS d
+               WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                   '@extschema@.jc_shard_of(bigint)'::pg_catalog.regprocedure,
+                   '@extschema@.jc_shard_of(bigint[])'::pg_catalog.regprocedure]::pg_catalog.oid[])
+               AND (d.classid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                        'pg_catalog.pg_class'::pg_catalog.regclass,
+                        'pg_catalog.pg_statistic_ext'::pg_catalog.regclass]::pg_catalog.oid[])
+                    OR EXISTS (SELECT FROM pg_catalog.pg_attrdef AS ad
+                               JOIN pg_catalog.pg_attribute AS a
+                               ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
+                               AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
+                               WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                               AND ad.oid OPERATOR(pg_catalog.=) d.objid
+                               AND a.attgenerated OPERATOR(pg_catalog.<>) ''))) THEN
+        RAISE EXCEPTION 'jc_shard_of() is used by an index, a generated column or extended statistics'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'jobchunk_proxy 1.5 makes jc_shard_of() STABLE, as it reads the cluster''s partitions, and these need an IMMUTABLE function.',
+                  HINT = 'Use id >> 48, the shard number jc_shard_of() computes, in their place, then update.';
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION @extschema@.jc_shard_of(id bigint)
 RETURNS integer
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -101,7 +128,7 @@ BEGIN
                 shard, job OPERATOR(pg_catalog.>>) 48
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = pg_catalog.format('It made job %s, whose id would send the calls for the job elsewhere.', job),
-                  HINT = 'Run jobchunk.jc_set_shard(k) on the database of partition k before its first job (after DROP EXTENSION jobchunk and CREATE EXTENSION jobchunk, if it has made jobs), and list the partitions in that order.';
+                  HINT = 'Check each partition''s database with SELECT last_value >> 48 FROM jobchunk.crawl_jobs_id_seq: list the partitions in that order, and number a new database with jobchunk.jc_set_shard(k) before its first job.';
     END IF;
     RETURN job;
 END

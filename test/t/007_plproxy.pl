@@ -10,8 +10,8 @@
 # the cluster does not have is refused; a shard's number is set once,
 # before its first id (and set again to itself without a change); a job
 # made through a partition numbered for another shard is refused; the
-# proxy has every function of jobchunk; the proxy's update from 1.0, and
-# its refusal to work without shards; each extension is refused in the
+# proxy has every function of jobchunk; the proxy's update from 1.0 (not
+# while an index uses jc_shard_of), and its refusal to work without shards; each extension is refused in the
 # other's database; the example worker, behind the proxy, waits out its
 # shard's absence.
 
@@ -457,15 +457,27 @@ my $functions = q{
 	'jc_create_job_on', 'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4 and 1.5.  (A new install of 1.5 runs
-# the same update scripts: the tests above run on it.)
+# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4 and 1.5.  (A new install
+# of 1.5 runs the same update scripts: the tests above run on it.)  The
+# update to 1.5, which makes jc_shard_of() STABLE, refuses to run while a
+# generated column or an index uses it.
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
-is( $node->safe_psql(
-		'proxy_old', q{
+$node->safe_psql(
+	'proxy_old', q{
 	CREATE EXTENSION jobchunk_proxy VERSION '1.0' CASCADE;
-	ALTER EXTENSION jobchunk_proxy UPDATE;
-	SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'}),
-	'1.5', 'jobchunk_proxy 1.0 updates to 1.5');
+	CREATE TABLE my_jobs (id bigint, shard integer GENERATED ALWAYS AS (jobchunk.jc_shard_of(id)) STORED);
+	CREATE TABLE my_chunks (id bigint);
+	CREATE INDEX ON my_chunks (jobchunk.jc_shard_of(id))});
+my $version = q{SELECT extversion FROM pg_extension WHERE extname = 'jobchunk_proxy'};
+for my $user (qw(my_jobs my_chunks))
+{
+	is(sqlstate('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE'),
+		'55000', "the update to 1.5 is refused while $user uses jc_shard_of");
+	is($node->safe_psql('proxy_old', $version), '1.0', '... as a whole');
+	$node->safe_psql('proxy_old', "DROP TABLE $user");
+}
+$node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
+is($node->safe_psql('proxy_old', $version), '1.5', 'jobchunk_proxy 1.0 updates to 1.5');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',
