@@ -9,30 +9,34 @@
 -- sent the call to another shard, which answered that the job or chunk
 -- does not exist (P0002), as if it had been purged: after a shard was
 -- removed from the server, say.  Reading the number of shards makes
--- jc_shard_of() STABLE, which an index or a generated column may not use
--- (nor could a dump of them be restored): the update refuses to run while
--- one does.
+-- jc_shard_of() STABLE, which an index, a partition key or a generated
+-- column may not use (nor could a dump of them be restored): the update
+-- refuses to run while one does.
 --
 DO $$
+DECLARE
+    users text := (
+        SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', ')
+        FROM pg_catalog.pg_depend AS d
+        WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+        AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[
+            '@extschema@.jc_shard_of(bigint)'::pg_catalog.regprocedure,
+            '@extschema@.jc_shard_of(bigint[])'::pg_catalog.regprocedure]::pg_catalog.oid[])
+        AND (d.classid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                 'pg_catalog.pg_class'::pg_catalog.regclass,
+                 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass]::pg_catalog.oid[])
+             OR EXISTS (SELECT FROM pg_catalog.pg_attrdef AS ad
+                        JOIN pg_catalog.pg_attribute AS a
+                        ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
+                        AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                        AND ad.oid OPERATOR(pg_catalog.=) d.objid
+                        AND a.attgenerated OPERATOR(pg_catalog.<>) '')));
 BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_depend AS d
-               WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-               AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[
-                   '@extschema@.jc_shard_of(bigint)'::pg_catalog.regprocedure,
-                   '@extschema@.jc_shard_of(bigint[])'::pg_catalog.regprocedure]::pg_catalog.oid[])
-               AND (d.classid OPERATOR(pg_catalog.=) ANY (ARRAY[
-                        'pg_catalog.pg_class'::pg_catalog.regclass,
-                        'pg_catalog.pg_statistic_ext'::pg_catalog.regclass]::pg_catalog.oid[])
-                    OR EXISTS (SELECT FROM pg_catalog.pg_attrdef AS ad
-                               JOIN pg_catalog.pg_attribute AS a
-                               ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
-                               AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
-                               WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                               AND ad.oid OPERATOR(pg_catalog.=) d.objid
-                               AND a.attgenerated OPERATOR(pg_catalog.<>) ''))) THEN
-        RAISE EXCEPTION 'jc_shard_of() is used by an index, a generated column or extended statistics'
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'jc_shard_of() is used by an index, a partition key, a generated column or extended statistics'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'jobchunk_proxy 1.5 makes jc_shard_of() STABLE, as it reads the cluster''s partitions, and these need an IMMUTABLE function.',
+                  DETAIL = pg_catalog.format('Used by %s; jobchunk_proxy 1.5 makes jc_shard_of() STABLE, as it reads the cluster''s partitions, and these need an IMMUTABLE function.', users),
                   HINT = 'Use id >> 48, the shard number jc_shard_of() computes, in their place, then update.';
     END IF;
 END

@@ -70,6 +70,31 @@ static JcQuery numbering = {
 	.expect = SPI_OK_SELECT
 };
 
+/*
+ * Where sequence seq goes on from when it has handed out no id since it was
+ * last set: its last_value, which only the sequence itself shows then.  Its
+ * name comes from the catalogs, quoted.  Needs an SPI connection.
+ */
+static int64
+unused_sequence_position(Oid seq)
+{
+	char	   *schema = get_namespace_name(get_rel_namespace(seq));
+	char	   *name = get_rel_name(seq);
+	bool		isnull;
+	Datum		position;
+
+	if (schema == NULL || name == NULL)
+		elog(ERROR, "cache lookup failed for sequence %u", seq);
+	if (SPI_execute(psprintf("SELECT last_value FROM %s",
+							 quote_qualified_identifier(schema, name)),
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read sequence %u", seq);
+	position = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "sequence %u has no last_value", seq);
+	return DatumGetInt64(position);
+}
+
 /* Sequence $1 goes on from $2. */
 static JcQuery set_next_id = {
 	.sql = "SELECT pg_catalog.setval($1, $2, false)",
@@ -89,8 +114,9 @@ static JcQuery set_next_id = {
  * jc_set_shard() moved them, is shard 0 as it is.)  Each sequence that has
  * handed out no id since it was last set (new, or restarted by TRUNCATE
  * ... RESTART IDENTITY) then goes on from shard k's first id, or above its
- * table's ids; until the first id the number can be set again.  Like
- * setval(), setting it is not undone by a rollback.
+ * table's ids, unless it stands further on in shard k's range already;
+ * until the first id the number can be set again.  Like setval(), setting
+ * it is not undone by a rollback.
  */
 Datum
 jc_set_shard(PG_FUNCTION_ARGS)
@@ -99,7 +125,7 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	const char *schema;
 	Datum		sequences[2];
 	Datum		next_ids[2];
-	bool		unused[2];
+	bool		moved[2];
 	Datum		values[4];
 	bool		isnull;
 
@@ -139,7 +165,24 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	{
 		sequences[i] = jc_result_value(i + 1, &isnull);
 		next_ids[i] = jc_result_value(i + 4, &isnull);
-		unused[i] = !isnull;
+		moved[i] = !isnull;
+	}
+
+	/*
+	 * A sequence already further on in shard k's range (set there for ids
+	 * kept free, say) stays where it is: moved back, it would hand out ids
+	 * a second time.
+	 */
+	for (int i = 0; i < 2; i++)
+	{
+		int64		position;
+
+		if (!moved[i])
+			continue;
+		position = unused_sequence_position(DatumGetObjectId(sequences[i]));
+		if ((position >> JC_SHARD_SHIFT) == shard &&
+			position >= DatumGetInt64(next_ids[i]))
+			moved[i] = false;
 	}
 
 	/*
@@ -152,7 +195,7 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	HOLD_INTERRUPTS();
 	for (int i = 0; i < 2; i++)
 	{
-		if (!unused[i])
+		if (!moved[i])
 			continue;
 		values[0] = sequences[i];
 		values[1] = next_ids[i];

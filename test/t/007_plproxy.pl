@@ -423,6 +423,12 @@ is(sqlstate('fresh', 'SELECT jobchunk.jc_set_shard(3)'),
 is( $node->safe_psql('fresh',
 		q{SELECT min(id) >> 48 FROM jobchunk.jc_create_chunks(jobchunk.jc_create_job('after'), 2)}),
 	'3', 'and its new chunks have its ids');
+# A sequence that stands further on in the shard's range stays there.
+$node->safe_psql('fresh',
+	q{SELECT setval('jobchunk.crawl_jobs_id_seq', (3::bigint << 48) + 1000, false)});
+$node->safe_psql('fresh', 'SELECT jobchunk.jc_set_shard(3)');
+is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() - (3::bigint << 48)'),
+	'1000', 'numbering it again moves back no sequence set further on in its range');
 is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_job(); SELECT jobchunk.jc_set_shard(0)'),
 	'00000', 'and for a database never numbered, which is shard 0');
 
