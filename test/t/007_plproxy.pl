@@ -11,9 +11,9 @@
 # before its first id (and set again to itself without a change); a job
 # made through a partition numbered for another shard is refused; the
 # proxy has every function of jobchunk; the proxy's update from 1.0 (not
-# while an index uses jc_shard_of), and its refusal to work without shards; each extension is refused in the
-# other's database; the example worker, behind the proxy, waits out its
-# shard's absence.
+# while an index uses jc_shard_of), and its refusal to work without
+# shards; each extension is refused in the other's database; the example
+# worker, behind the proxy, waits out its shard's absence.
 
 use strict;
 use warnings;
