@@ -38,15 +38,24 @@ for my $shard (0, 1)
 		ALTER DATABASE shard$shard SET jobchunk.chunk_size = 1;
 	});
 }
-$node->safe_psql('postgres', 'CREATE DATABASE proxy');
-$node->safe_psql(
-	'proxy', qq{
-	CREATE EXTENSION jobchunk_proxy CASCADE;
-	CREATE SERVER jobchunk FOREIGN DATA WRAPPER plproxy OPTIONS (
-		p0 'dbname=shard0 host=$host port=$port',
-		p1 'dbname=shard1 host=$host port=$port');
-	CREATE USER MAPPING FOR PUBLIC SERVER jobchunk;
-});
+
+# A proxy database $proxy in front of the databases @shards, partition k
+# being the k-th of them.
+sub create_proxy
+{
+	my ($proxy, @shards) = @_;
+	my $partitions = join(', ',
+		map { "p$_ 'dbname=$shards[$_] host=$host port=$port'" } 0 .. $#shards);
+	$node->safe_psql('postgres', "CREATE DATABASE $proxy");
+	$node->safe_psql(
+		$proxy, qq{
+		CREATE EXTENSION jobchunk_proxy CASCADE;
+		CREATE SERVER jobchunk FOREIGN DATA WRAPPER plproxy OPTIONS ($partitions);
+		CREATE USER MAPPING FOR PUBLIC SERVER jobchunk;
+	});
+	return;
+}
+create_proxy('proxy', 'shard0', 'shard1');
 
 sub proxy { return $node->safe_psql('proxy', $_[0]); }
 sub shard { return $node->safe_psql("shard$_[0]", $_[1]); }
@@ -435,15 +444,7 @@ is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_jo
 # A job made through a partition whose database is numbered for another
 # shard (here partition 1 is database fresh, shard 3) is refused: the
 # calls for it would go elsewhere.
-$node->safe_psql('postgres', 'CREATE DATABASE proxy_mixed');
-$node->safe_psql(
-	'proxy_mixed', qq{
-	CREATE EXTENSION jobchunk_proxy CASCADE;
-	CREATE SERVER jobchunk FOREIGN DATA WRAPPER plproxy OPTIONS (
-		p0 'dbname=shard0 host=$host port=$port',
-		p1 'dbname=fresh host=$host port=$port');
-	CREATE USER MAPPING FOR PUBLIC SERVER jobchunk;
-});
+create_proxy('proxy_mixed', 'shard0', 'fresh');
 (undef, undef, $stderr) = $node->psql('proxy_mixed',
 	'SELECT setseed(' . seed_starting_at(1) . q{); SELECT jobchunk.jc_create_job('misrouted')});
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk" numbers its jobs as shard 3/,
