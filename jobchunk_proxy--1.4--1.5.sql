@@ -75,19 +75,20 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    shards bigint[] := ARRAY(SELECT DISTINCT i OPERATOR(pg_catalog.>>) 48
-                             FROM pg_catalog.unnest(ids) AS i
-                             WHERE i IS NOT NULL);
-    first_id bigint := (SELECT i FROM pg_catalog.unnest(ids) AS i
-                        WHERE i IS NOT NULL LIMIT 1);
+    shards bigint[];
+    some_id bigint;
 BEGIN
+    SELECT pg_catalog.array_agg(DISTINCT i OPERATOR(pg_catalog.>>) 48), pg_catalog.min(i)
+    INTO shards, some_id
+    FROM pg_catalog.unnest(ids) AS i
+    WHERE i IS NOT NULL;
     IF pg_catalog.cardinality(shards) OPERATOR(pg_catalog.>) 1 THEN
         RAISE EXCEPTION 'chunks of one call must be on one shard'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('The chunks are on shards %s.', shards),
                   HINT = 'Make one call for the chunks of each job, or of each shard (id >> 48).';
     END IF;
-    RETURN @extschema@.jc_shard_of(first_id);
+    RETURN @extschema@.jc_shard_of(some_id);
 END
 $$;
 
