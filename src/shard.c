@@ -47,24 +47,27 @@ static JcQuery lock_jobs = {
  * sequence until the transaction ends.)
  */
 #define OF_SHARD(id) \
-	"COALESCE((" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT) \
+	"COALESCE(" id " OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT) \
 	" OPERATOR(pg_catalog.=) $3, true)"
-#define NEXT_ID(sequence, table) \
-	"CASE WHEN pg_catalog.pg_sequence_last_value(" sequence ") IS NULL THEN " \
-	"GREATEST($4, (SELECT pg_catalog.max(t.id) FROM @extschema@." table " AS t) " \
-	"OPERATOR(pg_catalog.+) 1) END"
+#define NEXT_ID(last, highest) \
+	"CASE WHEN " last " IS NULL THEN " \
+	"GREATEST($4, " highest " OPERATOR(pg_catalog.+) 1) END"
 static JcQuery numbering = {
 	.sql = "SELECT s.jobs, s.chunks, "
-		OF_SHARD("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
-		OF_SHARD("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") " AND "
-		OF_SHARD("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") " AND "
-		OF_SHARD("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c") " AND "
-		OF_SHARD("pg_catalog.pg_sequence_last_value(s.jobs)") " AND "
-		OF_SHARD("pg_catalog.pg_sequence_last_value(s.chunks)") ", "
-		NEXT_ID("s.jobs", "crawl_jobs") ", "
-		NEXT_ID("s.chunks", "job_chunks") " "
+		OF_SHARD("s.jobs_lowest") " AND " OF_SHARD("s.jobs_highest") " AND "
+		OF_SHARD("s.chunks_lowest") " AND " OF_SHARD("s.chunks_highest") " AND "
+		OF_SHARD("s.jobs_last") " AND " OF_SHARD("s.chunks_last") ", "
+		NEXT_ID("s.jobs_last", "s.jobs_highest") ", "
+		NEXT_ID("s.chunks_last", "s.chunks_highest") " "
+		"FROM (SELECT q.jobs, q.chunks, "
+		"pg_catalog.pg_sequence_last_value(q.jobs) AS jobs_last, "
+		"pg_catalog.pg_sequence_last_value(q.chunks) AS chunks_last, "
+		"(SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_lowest, "
+		"(SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_highest, "
+		"(SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c) AS chunks_lowest, "
+		"(SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c) AS chunks_highest "
 		"FROM (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, "
-		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS s",
+		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS q) AS s",
 	.nargs = 4,
 	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID},
 	.expect = SPI_OK_SELECT
