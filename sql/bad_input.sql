@@ -518,6 +518,20 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_chunk(9223372036854775807)', 'ok', NULL,
      $$(SELECT count(*) = 0 FROM jobchunk.jc_chunk(9223372036854775807))$$);
 
+-- jc_job(job_id bigint)
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_job(NULL::bigint)', '22023', NULL, NULL),
+    ('jc_job(900)', 'ok', NULL,
+     $$(SELECT count(*) = 1 FROM jobchunk.jc_job(900) WHERE id = 900)$$),
+    ('jc_job(0)', 'ok', NULL,
+     $$(SELECT count(*) = 0 FROM jobchunk.jc_job(0))$$),
+    ('jc_job(-1)', 'ok', NULL,
+     $$(SELECT count(*) = 0 FROM jobchunk.jc_job(-1))$$),
+    ('jc_job(-9223372036854775808)', 'ok', NULL,
+     $$(SELECT count(*) = 0 FROM jobchunk.jc_job(-9223372036854775808))$$),
+    ('jc_job(9223372036854775807)', 'ok', NULL,
+     $$(SELECT count(*) = 0 FROM jobchunk.jc_job(9223372036854775807))$$);
+
 -- jc_statistics, jc_progress, jc_is_complete (job_id bigint)
 INSERT INTO cases (call, expect, setting, check_sql)
 SELECT f || '(' || arg || ')', expect, NULL, NULL

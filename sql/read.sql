@@ -1,5 +1,5 @@
 --
--- jc_chunks and jc_chunk: reading chunks
+-- jc_job, jc_chunks and jc_chunk: reading jobs and chunks
 --
 SET search_path = jobchunk, public;
 
@@ -27,6 +27,16 @@ SELECT count(*) FROM jc_chunks(31, 'failed');
 SELECT chunk_index, status, image_range FROM jc_chunk(:c0 + 3);
 SELECT count(*) FROM jc_chunk(-1);
 
+-- One job by id, with its state; no row when it does not exist.  Its
+-- times are those of the row.
+SELECT id, name, state FROM jc_job(30);
+SELECT jc_pause_job(31);
+SELECT id, name, state FROM jc_job(31);
+SELECT j.created_at = c.created_at AND j.updated_at = c.updated_at AS same_times
+FROM jc_job(31) AS j, crawl_jobs AS c WHERE c.id = 31;
+SELECT jc_resume_job(31);
+SELECT count(*) FROM jc_job(-1);
+
 -- Errors.
 SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_chunks(99)'),
@@ -34,7 +44,8 @@ SELECT sql, outcome(sql) FROM (VALUES
     ('SELECT jobchunk.jc_chunks(30, ''done'')'),
     ('SELECT jobchunk.jc_chunks(30, ''PENDING'')'),
     ('SELECT jobchunk.jc_chunks(NULL)'),
-    ('SELECT jobchunk.jc_chunk(NULL)')
+    ('SELECT jobchunk.jc_chunk(NULL)'),
+    ('SELECT jobchunk.jc_job(NULL)')
 ) AS t(sql);
 -- An unknown status is quoted up to 100 characters, in ASCII: a client
 -- encoding that cannot show the others (LATIN1 has no euro sign) still

@@ -243,7 +243,8 @@ INSERT INTO steps VALUES
     (60, 'jc_create_chunks(912, 1500)', NULL),
     (61, 'jc_claim(912, 2, ''w6'')', NULL),
     (62, 'jc_release(ARRAY[{912:1}, {912:0}], ARRAY[{912:1:token}, {912:0:token}])', NULL),
-    (63, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (63, 'jc_job(910)', NULL),
+    (64, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text
@@ -311,6 +312,10 @@ BEGIN
                     IF s.call LIKE 'jc_progress(%' THEN
                         r := (SELECT jsonb_agg(e - 'timestamp') FROM jsonb_array_elements(r) AS e);
                     END IF;
+                    -- A job's last change is timed by the clock.
+                    IF s.call LIKE 'jc_job(%' THEN
+                        r := (SELECT jsonb_agg(e - 'updated_at') FROM jsonb_array_elements(r) AS e);
+                    END IF;
                     -- Leases run from the time of the call, and tokens come
                     -- from it, which is not the same in the two runs:
                     -- leases are compared as the whole seconds they have
@@ -343,6 +348,8 @@ BEGIN
                              FROM jsonb_array_elements(r) WITH ORDINALITY AS a(e, o)
                              LEFT JOIN jobchunk.job_chunks AS c
                                  ON c.id OPERATOR(pg_catalog.=) (e->>'id')::bigint)
+                        WHEN r->0 ? 'state' THEN
+                            format('job %s (%s): %s', r->0->>'id', r->0->>'name', r->0->>'state')
                         WHEN r->0 ? 'total' OR r->0 ? 'total_chunks' THEN
                             format('%s chunks: %s pending, %s processing, %s completed, %s failed; %s %%, %s %%',
                                    coalesce(r->0->>'total', r->0->>'total_chunks'),

@@ -1,6 +1,6 @@
 --
 -- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5,
--- 1.6, 1.7 and 1.8 to 1.9, holding data: the data survive, chunks in flight
+-- 1.6, 1.7, 1.8 and 1.9 to 1.10, holding data: the data survive, chunks in flight
 -- get a lease, the counts a time of change, and the new functions work.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
@@ -13,7 +13,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.9's, which
+-- The rows 1.0 left behind.  The library installed is already 1.10's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -53,8 +53,8 @@ SELECT id, status, lease_token,
 FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
--- Neither 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7 nor 1.8 is the library's
--- version; 1.9 is.
+-- Neither 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8 nor 1.9 is the library's
+-- version; 1.10 is.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -117,6 +117,10 @@ SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 -- 1.9: giving chunks back.
 ALTER EXTENSION jobchunk UPDATE TO '1.9';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_statistics(1)');
+-- 1.10: reading a job.
+ALTER EXTENSION jobchunk UPDATE TO '1.10';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 
 -- The new and changed functions work on the old data.
 SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
@@ -136,6 +140,7 @@ SELECT id, status FROM jc_mark_completed(ARRAY[3, 4]::bigint[],
     (SELECT array_agg(lease_token ORDER BY id) FROM job_chunks WHERE id IN (3, 4)));
 SELECT jc_pause_job(2);
 SELECT count(*) FROM jc_next_pending(2);
+SELECT id, name, state FROM jc_job(2);
 SELECT jc_cancel_job(2);
 SELECT * FROM jc_statistics(1);
 SELECT * FROM jc_statistics(2);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * read.c
- *		Reading chunks: jc_chunks() and jc_chunk().
+ *		Reading jobs and chunks: jc_job(), jc_chunks() and jc_chunk().
  *
  * src/read.c
  *
@@ -12,8 +12,17 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+PG_FUNCTION_INFO_V1(jc_job);
 PG_FUNCTION_INFO_V1(jc_chunks);
 PG_FUNCTION_INFO_V1(jc_chunk);
+
+static JcQuery job_by_id = {
+	.sql = "SELECT j.* FROM @extschema@.crawl_jobs AS j "
+		"WHERE j.id OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
 
 static JcQuery chunks_of_job = {
 	.sql = "SELECT c.* FROM @extschema@.job_chunks AS c "
@@ -75,6 +84,25 @@ chunks_in(const char *status)
 			 errmsg("invalid chunk status: \"%s\"", jc_text_excerpt(status)),
 			 errhint("The statuses are " JC_PENDING ", " JC_PROCESSING
 					 ", " JC_COMPLETED " and " JC_FAILED ".")));
+}
+
+/*
+ * jc_job(job_id bigint) RETURNS SETOF crawl_jobs
+ *
+ * The job (its name, state and times), or no row when there is none.
+ */
+Datum
+jc_job(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	jc_execute_into_result(fcinfo, &job_by_id, values, NULL, true);
+	jc_finish();
+	return (Datum) 0;
 }
 
 /*

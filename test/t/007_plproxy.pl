@@ -1,7 +1,7 @@
 # Scaling out: two shards (databases with jobchunk, numbered by
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
-# goes to the shard that holds its job or chunk; claims of any job find the
-# chunks of every shard; errors come back with the shard's SQLSTATE; a
+# goes to the shard that holds its job or chunk; a job's row is read from
+# its shard; claims of any job find the chunks of every shard; errors come back with the shard's SQLSTATE; a
 # batch completion, heartbeat or release across shards is refused whole;
 # the counts on each shard stay exact while four workers drain both through
 # the proxy; a shard that is down is passed over by claims of any job, and
@@ -173,6 +173,17 @@ my $other = proxy("SELECT string_agg(DISTINCT (job_id >> 48)::text, ',')
 	FROM jobchunk.jc_claim(NULL, 5)");
 is($other, '1', 'with shard 0\'s job paused, claims of any job come from shard 1');
 proxy("SELECT jobchunk.jc_resume_job($job[0])");
+
+# A job's row comes from its shard, as it is there.
+is(proxy("SELECT j::text FROM jobchunk.jc_job($_) AS j"),
+	shard($_ >> 48,
+		"SELECT (id, name, created_at, updated_at, state)::text FROM jobchunk.crawl_jobs WHERE id = $_"),
+	"job $_ read through the proxy is its shard's row")
+  for @job;
+proxy("SELECT jobchunk.jc_pause_job($job[1])");
+is(proxy("SELECT state FROM jobchunk.jc_job($job[1])"), 'paused', '... with its state as it changes');
+proxy("SELECT jobchunk.jc_resume_job($job[1])");
+is(proxy("SELECT count(*) FROM jobchunk.jc_job($job[1] + 1000)"), 0, 'a job id that names no job: no row');
 proxy(
 	"SELECT jobchunk.jc_mark_completed(array_agg(id), array_agg(lease_token))
 	FROM jobchunk.jc_chunks($job[1], 'processing')");
@@ -464,8 +475,8 @@ my $functions = q{
 	'jc_create_job_on', 'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4 and 1.5.  (A new install
-# of 1.5 runs the same update scripts: the tests above run on it.)  The
+# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5 and 1.6.  (A new
+# install of 1.6 runs the same update scripts: the tests above run on it.)  The
 # update to 1.5, which makes jc_shard_of() STABLE, refuses to run while a
 # generated column or an index uses it.
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
@@ -484,7 +495,7 @@ for my $user (qw(my_jobs my_chunks))
 	$node->safe_psql('proxy_old', "DROP TABLE $user");
 }
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
-is($node->safe_psql('proxy_old', $version), '1.5', 'jobchunk_proxy 1.0 updates to 1.5');
+is($node->safe_psql('proxy_old', $version), '1.6', 'jobchunk_proxy 1.0 updates to 1.6');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',

@@ -1,0 +1,22 @@
+/* jobchunk--1.9--1.10.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION jobchunk UPDATE TO '1.10'" to load this file. \quit
+
+--
+-- Reading a job.  A role granted the functions, and no privilege on the
+-- tables, could see a job's counts (jc_progress) but not whether it was
+-- paused or cancelled, so a monitor could not tell a paused job from a
+-- slow one; through jobchunk_proxy the rows of jobs could be read on the
+-- shards only.  jc_job returns the job's row, as jc_chunk does a chunk's.
+--
+CREATE FUNCTION @extschema@.jc_job(job_id bigint)
+RETURNS SETOF @extschema@.crawl_jobs
+AS 'MODULE_PATHNAME', 'jc_job'
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.jc_job(bigint) IS
+    'one job by id (its name, state and times); no row when there is none';
+
+REVOKE EXECUTE ON FUNCTION @extschema@.jc_job(bigint) FROM PUBLIC;
