@@ -3,7 +3,7 @@
  * checks.c
  *		Checks shared by the jobchunk functions: of their arguments and their
  *		number, that a job exists, and that the extension's SQL objects are
- *		of the version this library is for; and the excerpts of text their
+ *		of a version this library runs; and the excerpts of text their
  *		errors quote.
  *
  * The SQL functions are not STRICT: a NULL where a value is needed is an
@@ -209,12 +209,20 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 }
 
 /*
- * Refuse to run statements on the tables of another version of the
- * extension.  The version is read with the catalog snapshot, as the names in
- * the statements are looked up, not with the caller's: a statement that
- * began before the extension was dropped and made again at another version
- * must not see the old version and then prepare statements for the new
- * tables.
+ * The versions of the SQL definitions this library runs: its own, and 1.9,
+ * whose objects are 1.10's but for jc_job(), which 1.10 adds.  So the calls
+ * go on working between the install of this library and ALTER EXTENSION
+ * UPDATE from 1.9.
+ */
+static const char *const sql_versions_run[] = {JC_SQL_VERSION, "1.9"};
+
+/*
+ * Refuse to run statements on the tables of a version of the extension
+ * this library does not run.  The version is read with the catalog
+ * snapshot, as the names in the statements are looked up, not with the
+ * caller's: a statement that began before the extension was dropped and
+ * made again at another version must not see the old version and then
+ * prepare statements for the new tables.
  */
 void
 jc_check_sql_version(void)
@@ -243,8 +251,12 @@ jc_check_sql_version(void)
 	table_close(rel, AccessShareLock);
 
 	/* No row: the functions were made outside the extension. */
-	if (installed != NULL && strcmp(installed, JC_SQL_VERSION) != 0)
-		report_version_mismatch(installed);
+	if (installed == NULL)
+		return;
+	for (size_t i = 0; i < lengthof(sql_versions_run); i++)
+		if (strcmp(installed, sql_versions_run[i]) == 0)
+			return;
+	report_version_mismatch(installed);
 }
 
 /*
