@@ -158,6 +158,15 @@ SELECT jc_create_job('newest');
 SELECT id, name, state FROM crawl_jobs ORDER BY id;
 SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 
+-- Back to 1.9, as before the 1.9 library is installed again, and forward:
+-- jc_job goes and comes back, and the other calls work throughout.
+ALTER EXTENSION jobchunk UPDATE TO '1.9';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_job(1)');
+SELECT total, pending FROM jc_statistics((SELECT max(id) FROM crawl_jobs));
+ALTER EXTENSION jobchunk UPDATE TO '1.10';
+SELECT name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
+
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;
 DROP FUNCTION public.outcome(text);

@@ -475,8 +475,9 @@ my $functions = q{
 	'jc_create_job_on', 'jc_shard_of', 'jc_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5 and 1.6.  (A new
-# install of 1.6 runs the same update scripts: the tests above run on it.)  The
+# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5 and 1.6, and goes
+# back to 1.5.  (A new install of 1.6 runs the same update scripts: the
+# tests above run on it.)  The
 # update to 1.5, which makes jc_shard_of() STABLE, refuses to run while a
 # generated column or an index uses it.
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
@@ -496,6 +497,12 @@ for my $user (qw(my_jobs my_chunks))
 }
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
 is($node->safe_psql('proxy_old', $version), '1.6', 'jobchunk_proxy 1.0 updates to 1.6');
+my $with_job = q{SELECT extversion || ' ' || (to_regprocedure('jobchunk.jc_job(bigint)') IS NOT NULL)
+	|| ' ' || (to_regtype('jobchunk.crawl_jobs') IS NOT NULL) FROM pg_extension WHERE extname = 'jobchunk_proxy'};
+$node->safe_psql('proxy_old', q{ALTER EXTENSION jobchunk_proxy UPDATE TO '1.5'});
+is($node->safe_psql('proxy_old', $with_job), '1.5 false false', 'it goes back to 1.5, without jc_job and its row type');
+$node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
+is($node->safe_psql('proxy_old', $with_job), '1.6 true true', 'and forward to 1.6 again');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',
