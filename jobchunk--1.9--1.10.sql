@@ -8,10 +8,13 @@
 -- tables, could see a job's counts (jc_progress) but not whether it was
 -- paused or cancelled, so a monitor could not tell a paused job from a
 -- slow one; through jobchunk_proxy the rows of jobs could be read on the
--- shards only.  jc_job returns the job's row, as jc_chunk does a chunk's.
+-- shards only.  jc_job returns the job's row, as jc_chunk does a chunk's,
+-- but only the columns jobchunk defines: columns an application added to
+-- crawl_jobs stay behind the table's privileges.
 --
 CREATE FUNCTION @extschema@.jc_job(job_id bigint)
-RETURNS SETOF @extschema@.crawl_jobs
+RETURNS TABLE (id bigint, name text, state text,
+               created_at timestamptz, updated_at timestamptz)
 AS 'MODULE_PATHNAME', 'jc_job'
 LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -6,19 +6,11 @@
 --
 -- jobchunk 1.10's jc_job goes to the job's shard: through the proxy, the
 -- rows of jobs could be read on the shards only.  A shard of jobchunk 1.9
--- or older answers that the function does not exist (42883); every other
--- call works with shards of 1.4 and later, as before.
+-- or older answers that the function does not exist (42883).
 --
-CREATE TYPE @extschema@.crawl_jobs AS (
-    id          bigint,
-    name        text,
-    created_at  timestamptz,
-    updated_at  timestamptz,
-    state       text
-);
-
 CREATE FUNCTION @extschema@.jc_job(job_id bigint)
-RETURNS SETOF @extschema@.crawl_jobs AS $$
+RETURNS TABLE (id bigint, name text, state text,
+               created_at timestamptz, updated_at timestamptz) AS $$
     CLUSTER 'jobchunk';
     RUN ON @extschema@.jc_shard_of(job_id);
 $$ LANGUAGE plproxy;

@@ -3,8 +3,5 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION jobchunk_proxy UPDATE TO '1.5'" to load this file. \quit
 
---
--- Back to 1.5: jc_job and its row type go; the other calls are 1.5's.
---
+-- Back to 1.5: jc_job goes; the other calls are 1.5's.
 DROP FUNCTION @extschema@.jc_job(bigint);
-DROP TYPE @extschema@.crawl_jobs;

@@ -36,6 +36,12 @@ SELECT j.created_at = c.created_at AND j.updated_at = c.updated_at AS same_times
 FROM jc_job(31) AS j, crawl_jobs AS c WHERE c.id = 31;
 SELECT jc_resume_job(31);
 SELECT count(*) FROM jc_job(-1);
+-- jobchunk's columns only: not one an application added, which the
+-- table's privileges guard.
+BEGIN;
+ALTER TABLE crawl_jobs ADD COLUMN api_token text DEFAULT 'secret';
+SELECT string_agg(k, ', ') AS columns FROM jc_job(30) AS j, jsonb_object_keys(to_jsonb(j)) AS k;
+ROLLBACK;
 
 -- Errors.
 SELECT sql, outcome(sql) FROM (VALUES

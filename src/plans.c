@@ -14,8 +14,8 @@
  * schema renamed; the extension updated, or dropped and perhaps made again
  * at another version).  The old plan is freed at once, or, while one of the
  * extension's statements runs (which may be running it: a jobchunk call
- * from a trigger), when the transaction ends.  Plans are made only for the
- * version of the extension's tables this library is for: each new plan
+ * from a trigger), when the transaction ends.  Plans are made only for a
+ * version of the extension's tables this library runs: each new plan
  * checks it, and so does a statement whose plan was ended while it ran, and
  * a statement run after shared invalidations came in.
  *

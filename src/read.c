@@ -17,7 +17,8 @@ PG_FUNCTION_INFO_V1(jc_chunks);
 PG_FUNCTION_INFO_V1(jc_chunk);
 
 static JcQuery job_by_id = {
-	.sql = "SELECT j.* FROM @extschema@.crawl_jobs AS j "
+	.sql = "SELECT j.id, j.name, j.state, j.created_at, j.updated_at "
+		"FROM @extschema@.crawl_jobs AS j "
 		"WHERE j.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
@@ -87,9 +88,11 @@ chunks_in(const char *status)
 }
 
 /*
- * jc_job(job_id bigint) RETURNS SETOF crawl_jobs
+ * jc_job(job_id bigint) RETURNS TABLE (id bigint, name text, state text,
+ *		created_at timestamptz, updated_at timestamptz)
  *
- * The job (its name, state and times), or no row when there is none.
+ * The job, or no row when there is none: jobchunk's columns of its row, not
+ * those an application added to crawl_jobs, which its privileges guard.
  */
 Datum
 jc_job(PG_FUNCTION_ARGS)

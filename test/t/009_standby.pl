@@ -1,5 +1,5 @@
-# A hot standby.  Progress, statistics and the chunks can be read there (a
-# dashboard need not load the primary), exact and the same as the
+# A hot standby.  Progress, statistics, the job and its chunks can be read
+# there (a dashboard need not load the primary), exact and the same as the
 # primary's once replay has caught up; every call that would change chunks
 # or jobs is refused there with 25006, as any write is.
 
@@ -58,6 +58,7 @@ my %reads = (
 		completed_chunks, failed_chunks, completion_percentage, success_rate, is_complete
 		FROM jobchunk.jc_progress(1)},
 	'is complete' => 'SELECT jobchunk.jc_is_complete(1)',
+	'job' => 'SELECT * FROM jobchunk.jc_job(1)',
 	'failed chunks' =>
 	  q{SELECT string_agg(id::text, ',' ORDER BY id) FROM jobchunk.jc_chunks(1, 'failed')},
 	'one chunk' => q{SELECT status, lease_token FROM jobchunk.jc_chunk(
