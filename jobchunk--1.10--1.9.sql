@@ -8,3 +8,4 @@
 -- runs 1.9's definitions too, so calls work before and after.
 --
 DROP FUNCTION @extschema@.jc_job(bigint);
+DROP FUNCTION @extschema@.jc_shard();

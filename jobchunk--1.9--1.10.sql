@@ -23,3 +23,19 @@ COMMENT ON FUNCTION @extschema@.jc_job(bigint) IS
     'one job by id (its name, state and times); no row when there is none';
 
 REVOKE EXECUTE ON FUNCTION @extschema@.jc_job(bigint) FROM PUBLIC;
+
+--
+-- The shard number of a database, as jc_set_shard() set it (0 for one
+-- never numbered), read from its two sequences, which must agree: so that
+-- jobchunk_proxy's jc_check_shards() can ask each partition for its
+-- number.  Anyone may call it, the role of a proxy's user mapping among
+-- them: it tells no more than any id of the database does (id >> 48).
+--
+CREATE FUNCTION @extschema@.jc_shard()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'jc_shard'
+LANGUAGE C STABLE PARALLEL RESTRICTED
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.jc_shard() IS
+    'the shard number of this database, as jc_set_shard set it; 0 when never set';

@@ -16,3 +16,51 @@ RETURNS TABLE (id bigint, name text, state text,
 $$ LANGUAGE plproxy;
 
 REVOKE EXECUTE ON FUNCTION @extschema@.jc_job(bigint) FROM PUBLIC;
+
+--
+-- Whether partition k of the cluster is the database numbered k, for
+-- each k: the calls by id rely on it, and up to 1.5 a job made through
+-- a partition was the only check (partitions listed out of order sent the
+-- calls for the jobs already there to other shards, which answered P0002,
+-- as for purged jobs).  Run it after each change of server jobchunk.  It
+-- asks each partition's jobchunk (1.10 or later) for its number, through
+-- jc_shard_on(), which is not granted to anyone.
+--
+CREATE FUNCTION @extschema@.jc_shard_on(shard integer)
+RETURNS integer AS $$
+    CLUSTER 'jobchunk';
+    RUN ON shard;
+    SELECT jobchunk.jc_shard();
+$$ LANGUAGE plproxy;
+
+CREATE FUNCTION @extschema@.jc_check_shards()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shards integer := @extschema@.jc_shards();
+    numbered integer;
+    wrong text[] := '{}';
+BEGIN
+    FOR k IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
+        numbered := @extschema@.jc_shard_on(k);
+        IF numbered OPERATOR(pg_catalog.<>) k THEN
+            wrong := wrong OPERATOR(pg_catalog.||)
+                pg_catalog.format('partition %s is shard %s', k, numbered);
+        END IF;
+    END LOOP;
+    IF pg_catalog.cardinality(wrong) OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'the partitions of cluster "jobchunk" are not the shards of their numbers'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('In server jobchunk, %s.', pg_catalog.array_to_string(wrong, ', ')),
+                  HINT = 'List the partitions in the order of their numbers (SELECT jobchunk.jc_shard() on each), and number a new database with jobchunk.jc_set_shard(k) before its first job.';
+    END IF;
+    RETURN shards;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    @extschema@.jc_shard_on(integer),
+    @extschema@.jc_check_shards()
+FROM PUBLIC;

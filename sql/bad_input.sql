@@ -640,6 +640,10 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
      $$(SELECT last_value FROM jobchunk.crawl_jobs_id_seq) < 1000$$),
     ('jc_set_shard(32767)', '55000', NULL, NULL);
 
+-- jc_shard(): the number, 0 here, read from the two sequences.
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_shard()', 'ok', NULL, $$(SELECT jobchunk.jc_shard() = 0)$$);
+
 -- jc_chunk_is_valid(status text, lease_expires_at timestamptz, chunk_index
 -- int, priority int, retry_count int, lease_token bigint), the check
 -- constraint of job_chunks: never fails, and reads nothing (chunk_check.sql

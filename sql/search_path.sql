@@ -244,7 +244,8 @@ INSERT INTO steps VALUES
     (61, 'jc_claim(912, 2, ''w6'')', NULL),
     (62, 'jc_release(ARRAY[{912:1}, {912:0}], ARRAY[{912:1:token}, {912:0:token}])', NULL),
     (63, 'jc_job(910)', NULL),
-    (64, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (64, 'jc_shard()', NULL),
+    (65, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text

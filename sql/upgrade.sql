@@ -115,7 +115,7 @@ ALTER EXTENSION jobchunk UPDATE TO '1.8';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 -- 1.9: giving chunks back.  The library runs it as it is: calls work
--- before the update to 1.10, which only adds jc_job.
+-- before the update to 1.10, which only adds jc_job and jc_shard.
 ALTER EXTENSION jobchunk UPDATE TO '1.9';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT total, pending, processing FROM jc_statistics(1);
@@ -159,13 +159,16 @@ SELECT id, name, state FROM crawl_jobs ORDER BY id;
 SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 
 -- Back to 1.9, as before the 1.9 library is installed again, and forward:
--- jc_job goes and comes back, and the other calls work throughout.
+-- jc_job and jc_shard go and come back, and the other calls work
+-- throughout.
 ALTER EXTENSION jobchunk UPDATE TO '1.9';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT outcome('SELECT jobchunk.jc_job(1)');
+SELECT outcome('SELECT jobchunk.jc_shard()');
 SELECT total, pending FROM jc_statistics((SELECT max(id) FROM crawl_jobs));
 ALTER EXTENSION jobchunk UPDATE TO '1.10';
 SELECT name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
+SELECT jc_shard();
 
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shard.c
- *		jc_set_shard(): number a database's jobs and chunks as one shard of
- *		a PL/Proxy cluster.
+ *		jc_set_shard() and jc_shard(): number a database's jobs and chunks as
+ *		one shard of a PL/Proxy cluster, and read the number.
  *
  * Behind a PL/Proxy database (the jobchunk_proxy extension), shard number
  * k hands out job and chunk ids from k << JC_SHARD_SHIFT up (from 1 for
@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(jc_set_shard);
+PG_FUNCTION_INFO_V1(jc_shard);
 
 #define JC_SHARD_SHIFT	48
 #define JC_MAX_SHARD	((1 << (63 - JC_SHARD_SHIFT)) - 1)
@@ -73,13 +74,23 @@ static JcQuery numbering = {
 	.expect = SPI_OK_SELECT
 };
 
+/* The sequences of the ids of tables $1 and $2 (qualified names, quoted) */
+static JcQuery id_sequences = {
+	.sql = "SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass, "
+		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expect = SPI_OK_SELECT
+};
+
 /*
- * Where sequence seq goes on from when it has handed out no id since it was
- * last set: its last_value, which only the sequence itself shows then.  Its
- * name comes from the catalogs, quoted.  Needs an SPI connection.
+ * Sequence seq's last_value: the last id it handed out, or, when it has
+ * handed out none since it was last set, the one it goes on from, which
+ * only the sequence itself shows then.  Its name comes from the catalogs,
+ * quoted.  Needs an SPI connection.
  */
 static int64
-unused_sequence_position(Oid seq)
+sequence_position(Oid seq)
 {
 	char	   *schema = get_namespace_name(get_rel_namespace(seq));
 	char	   *name = get_rel_name(seq);
@@ -182,7 +193,7 @@ jc_set_shard(PG_FUNCTION_ARGS)
 
 		if (!moved[i])
 			continue;
-		position = unused_sequence_position(DatumGetObjectId(sequences[i]));
+		position = sequence_position(DatumGetObjectId(sequences[i]));
 		if ((position >> JC_SHARD_SHIFT) == shard &&
 			position >= DatumGetInt64(next_ids[i]))
 			moved[i] = false;
@@ -207,4 +218,47 @@ jc_set_shard(PG_FUNCTION_ARGS)
 	RESUME_INTERRUPTS();
 	jc_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * jc_shard() RETURNS integer
+ *
+ * The shard this database numbers its jobs and chunks for, read from where
+ * their sequences stand: 0 for a database never numbered.  The two must
+ * agree (a crash between the two setval()s of jc_set_shard() leaves them
+ * apart); a proxy's jc_check_shards() asks each partition.
+ */
+Datum
+jc_shard(PG_FUNCTION_ARGS)
+{
+	const char *schema;
+	Datum		values[2];
+	Oid			sequences[2];
+	int64		shards[2];
+	bool		isnull;
+
+	jc_connect(fcinfo);
+	schema = get_namespace_name(jc_schema());
+	if (schema == NULL)
+		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	jc_execute(&id_sequences, values, NULL, true);
+	for (int i = 0; i < 2; i++)
+	{
+		sequences[i] = DatumGetObjectId(jc_result_value(i + 1, &isnull));
+		if (isnull)
+			elog(ERROR, "table of jobchunk without a sequence for its ids");
+	}
+	for (int i = 0; i < 2; i++)
+		shards[i] = sequence_position(sequences[i]) >> JC_SHARD_SHIFT;
+	if (shards[0] != shards[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("jobs and chunks of this database are numbered for different shards"),
+				 errdetail("Its jobs are numbered for shard " INT64_FORMAT ", its chunks for shard " INT64_FORMAT ".",
+						   shards[0], shards[1]),
+				 errhint("Number it again with jobchunk.jc_set_shard(k), which moves a sequence that has handed out no id since it was set.")));
+	jc_finish();
+	PG_RETURN_INT32((int32) shards[0]);
 }

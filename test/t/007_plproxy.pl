@@ -1,17 +1,20 @@
 # Scaling out: two shards (databases with jobchunk, numbered by
-# jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Every call
-# goes to the shard that holds its job or chunk; a job's row is read from
-# its shard; claims of any job find the chunks of every shard; errors come back with the shard's SQLSTATE; a
-# batch completion, heartbeat or release across shards is refused whole;
-# the counts on each shard stay exact while four workers drain both through
-# the proxy; a shard that is down is passed over by claims of any job, and
-# one that refuses the caller is not; a purge by age purges the shards it
-# can reach; the cluster grows from two shards to four; an id of a shard
-# the cluster does not have is refused; a shard's number is set once,
-# before its first id (and set again to itself without a change); a job
-# made through a partition numbered for another shard is refused; the
-# proxy has every function of jobchunk; the proxy's update from 1.0 (not
-# while an index uses jc_shard_of), and its refusal to work without
+# jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Each
+# partition is checked to be the shard of its number; every call goes to
+# the shard that holds its job or chunk; a job's row is read from its
+# shard; claims of any job find the chunks of every shard; errors come back
+# with the shard's SQLSTATE; a batch completion, heartbeat or release
+# across shards is refused whole; the counts on each shard stay exact while
+# four workers drain both through the proxy; a shard that is down is passed
+# over by claims of any job, and one that refuses the caller is not; a
+# purge by age purges the shards it can reach; the cluster grows from two
+# shards to four; an id of a shard the cluster does not have is refused; a
+# shard's number is set once, before its first id (and set again to itself
+# without a change), and read back only while its two sequences agree; a
+# job made through a partition numbered for another shard is refused, and
+# the check of the partitions names it; the proxy has every function of
+# jobchunk; the proxy's update from 1.0 (not while an index uses
+# jc_shard_of) and back from 1.6 to 1.5, and its refusal to work without
 # shards; each extension is refused in the other's database; the example
 # worker, behind the proxy, waits out its shard's absence.
 
@@ -80,6 +83,11 @@ is( shard(0, 'SELECT count(*) FROM jobchunk.crawl_jobs WHERE id >> 48 <> 0')
 	  . '/' . shard(1, 'SELECT count(*) FROM jobchunk.crawl_jobs WHERE id >> 48 <> 1'),
 	'0/0',
 	'each job\'s id names its shard');
+
+# Each partition is the database of its number, as the proxy checks.
+is(join(',', map { shard($_, 'SELECT jobchunk.jc_shard()') } (0, 1)), '0,1',
+	'each shard tells its number');
+is(proxy('SELECT jobchunk.jc_check_shards()'), 2, 'the proxy finds each partition numbered as it');
 
 # One job with 300 one-image chunks on each shard.
 my @job = map { shard($_, 'SELECT min(id) FROM jobchunk.crawl_jobs') } (0, 1);
@@ -399,6 +407,7 @@ proxy(qq{ALTER SERVER jobchunk OPTIONS (
 	ADD p2 'dbname=shard2 host=$host port=$port',
 	ADD p3 'dbname=shard3 host=$host port=$port')});
 is(proxy('SELECT jobchunk.jc_shards()'), 4, 'the cluster has four shards');
+is(proxy('SELECT jobchunk.jc_check_shards()'), 4, '... each numbered as its partition');
 is(proxy("SELECT total FROM jobchunk.jc_statistics($kept)"),
 	5, 'a job made on two shards is found on its shard');
 my $added = shard(3, q{SELECT jobchunk.jc_create_job('made on four shards')});
@@ -451,6 +460,18 @@ is($node->safe_psql('fresh', 'SELECT jobchunk.jc_create_job() - (3::bigint << 48
 	'1000', 'numbering it again moves back no sequence set further on in its range');
 is(sqlstate('postgres', 'CREATE EXTENSION jobchunk; SELECT jobchunk.jc_create_job(); SELECT jobchunk.jc_set_shard(0)'),
 	'00000', 'and for a database never numbered, which is shard 0');
+is($node->safe_psql('postgres', 'SELECT jobchunk.jc_shard()'), 0, 'whose number is 0');
+# Sequences left apart (as by a crash between jc_set_shard's two setvals):
+# the number is refused until it is set again.
+$node->safe_psql('fresh',
+	q{SELECT setval('jobchunk.job_chunks_id_seq', (4::bigint << 48) + 1, false)});
+(undef, undef, $stderr) = $node->psql('fresh', 'SELECT jobchunk.jc_shard()');
+like($stderr, qr/ERROR:  jobs and chunks of this database are numbered for different shards
+DETAIL:  Its jobs are numbered for shard 3, its chunks for shard 4\./,
+	'a database whose sequences are apart has no shard number');
+$node->safe_psql('fresh',
+	q{SELECT setval('jobchunk.job_chunks_id_seq', (3::bigint << 48) + 1000, false)});
+is($node->safe_psql('fresh', 'SELECT jobchunk.jc_shard()'), 3, 'once they agree, it is 3');
 
 # A job made through a partition whose database is numbered for another
 # shard (here partition 1 is database fresh, shard 3) is refused: the
@@ -460,19 +481,25 @@ create_proxy('proxy_mixed', 'shard0', 'fresh');
 	'SELECT setseed(' . seed_starting_at(1) . q{); SELECT jobchunk.jc_create_job('misrouted')});
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk" numbers its jobs as shard 3/,
 	'a job made through a partition numbered for another shard is refused');
+(undef, undef, $stderr) = $node->psql('proxy_mixed', 'SELECT jobchunk.jc_check_shards()');
+like($stderr, qr/ERROR:  the partitions of cluster "jobchunk" are not the shards of their numbers
+DETAIL:  In server jobchunk, partition 1 is shard 3\./,
+	'the check of the partitions names the one that is another shard');
 is( (split /\n/, $node->safe_psql('proxy_mixed',
 			'SELECT setseed(' . seed_starting_at(0) . q{); SELECT jobchunk.jc_create_job('routed') >> 48}))[-1],
 	0, 'one made through partition 0, shard 0, is not');
 
 # The proxy has every function of jobchunk, with the same arguments and
-# result, but the shard's own (jc_set_shard, and the check constraint's),
-# and no other but its routing helpers.
+# result, but the shard's own (jc_set_shard, jc_shard, and the check
+# constraint's), and no other but its routing helpers and the check of the
+# partitions.
 my $functions = q{
 	SELECT string_agg(p.oid::regprocedure || ' -> ' || CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END
 	                  || p.prorettype::regtype, E'\n' ORDER BY p.oid::regprocedure::text)
 	FROM pg_proc AS p WHERE p.pronamespace = 'jobchunk'::regnamespace
-	AND p.proname NOT IN ('jc_set_shard', 'jc_chunk_is_valid', 'jc_claim_on', 'jc_purge_jobs_on',
-	'jc_create_job_on', 'jc_shard_of', 'jc_shards')};
+	AND p.proname NOT IN ('jc_set_shard', 'jc_shard', 'jc_chunk_is_valid', 'jc_claim_on',
+	'jc_purge_jobs_on', 'jc_create_job_on', 'jc_shard_of', 'jc_shards', 'jc_shard_on',
+	'jc_check_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
 # An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5 and 1.6, and goes
@@ -498,11 +525,12 @@ for my $user (qw(my_jobs my_chunks))
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
 is($node->safe_psql('proxy_old', $version), '1.6', 'jobchunk_proxy 1.0 updates to 1.6');
 my $with_job = q{SELECT extversion || ' ' || (to_regprocedure('jobchunk.jc_job(bigint)') IS NOT NULL)
+	|| ' ' || (to_regprocedure('jobchunk.jc_check_shards()') IS NOT NULL)
 	FROM pg_extension WHERE extname = 'jobchunk_proxy'};
 $node->safe_psql('proxy_old', q{ALTER EXTENSION jobchunk_proxy UPDATE TO '1.5'});
-is($node->safe_psql('proxy_old', $with_job), '1.5 false', 'it goes back to 1.5, without jc_job');
+is($node->safe_psql('proxy_old', $with_job), '1.5 false false', 'it goes back to 1.5, without jc_job and jc_check_shards');
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
-is($node->safe_psql('proxy_old', $with_job), '1.6 true', 'and forward to 1.6 again');
+is($node->safe_psql('proxy_old', $with_job), '1.6 true true', 'and forward to 1.6 again');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',
