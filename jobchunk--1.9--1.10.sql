@@ -26,10 +26,12 @@ REVOKE EXECUTE ON FUNCTION @extschema@.jc_job(bigint) FROM PUBLIC;
 
 --
 -- The shard number of a database, as jc_set_shard() set it (0 for one
--- never numbered), read from its two sequences, which must agree: so that
--- jobchunk_proxy's jc_check_shards() can ask each partition for its
--- number.  Anyone may call it, the role of a proxy's user mapping among
--- them: it tells no more than any id of the database does (id >> 48).
+-- never numbered), read from its two sequences, which must agree with each
+-- other and with the ids in the tables: so that jobchunk_proxy's
+-- jc_check_shards() can ask each partition for its number.  Anyone may
+-- call it, the role of a proxy's user mapping among them: it tells no more
+-- than any id of the database does (id >> 48).  EXECUTE is granted
+-- explicitly, so that default privileges that revoke it do not apply.
 --
 CREATE FUNCTION @extschema@.jc_shard()
 RETURNS integer
@@ -39,3 +41,5 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION @extschema@.jc_shard() IS
     'the shard number of this database, as jc_set_shard set it; 0 when never set';
+
+GRANT EXECUTE ON FUNCTION @extschema@.jc_shard() TO PUBLIC;

@@ -24,7 +24,9 @@ REVOKE EXECUTE ON FUNCTION @extschema@.jc_job(bigint) FROM PUBLIC;
 -- calls for the jobs already there to other shards, which answered P0002,
 -- as for purged jobs).  Run it after each change of server jobchunk.  It
 -- asks each partition's jobchunk (1.10 or later) for its number, through
--- jc_shard_on(), which is not granted to anyone.
+-- jc_shard_on(), which is not granted to anyone, and takes partition
+-- numbers 0 to jc_shards() - 1 (PL/Proxy takes any other modulo the number
+-- of partitions).  An error of a partition is raised naming it.
 --
 CREATE FUNCTION @extschema@.jc_shard_on(shard integer)
 RETURNS integer AS $$
@@ -42,10 +44,29 @@ DECLARE
     shards integer := @extschema@.jc_shards();
     numbered integer;
     wrong text[] := '{}';
+    failed_state text;
+    failed_message text;
+    failed_detail text;
+    failed_hint text;
 BEGIN
     FOR k IN 0 .. shards OPERATOR(pg_catalog.-) 1 LOOP
-        numbered := @extschema@.jc_shard_on(k);
-        IF numbered OPERATOR(pg_catalog.<>) k THEN
+        BEGIN
+            numbered := @extschema@.jc_shard_on(k);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE,
+                                    failed_message = MESSAGE_TEXT,
+                                    failed_detail = PG_EXCEPTION_DETAIL,
+                                    failed_hint = PG_EXCEPTION_HINT;
+            RAISE EXCEPTION 'partition % of cluster "jobchunk": %', k, failed_message
+                USING ERRCODE = failed_state,
+                      DETAIL = pg_catalog.format('%sThe partitions after it were not checked.',
+                                                 CASE WHEN failed_detail OPERATOR(pg_catalog.<>) ''
+                                                 THEN failed_detail OPERATOR(pg_catalog.||) E'\n' END),
+                      HINT = CASE WHEN failed_state OPERATOR(pg_catalog.=) '42883'
+                             THEN pg_catalog.format('Update the database of partition %s to jobchunk 1.10 or later.', k)
+                             ELSE COALESCE(failed_hint, 'Check again once the partition answers.') END;
+        END;
+        IF numbered IS DISTINCT FROM k THEN
             wrong := wrong OPERATOR(pg_catalog.||)
                 pg_catalog.format('partition %s is shard %s', k, numbered);
         END IF;

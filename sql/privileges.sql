@@ -353,14 +353,20 @@ ORDER BY r.n;
 
 -- Why the extension revokes EXECUTE from PUBLIC: the functions run as their
 -- owner, so EXECUTE (with USAGE on the schema) is all a role needs.  With
--- USAGE granted to PUBLIC the outsider still cannot call anything; with
+-- USAGE granted to PUBLIC the outsider still cannot call any function of
+-- the API but jc_shard(), which tells no more than an id does; with
 -- EXECUTE granted to PUBLIC as well, as for an ordinary function, it could
--- retry chunks.
+-- retry chunks.  The two grants to PUBLIC the extension makes are made
+-- again after the REVOKE.
 GRANT USAGE ON SCHEMA jobchunk TO PUBLIC;
 SELECT outcome FROM pg_temp.as_role('regress_jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
+SELECT outcome FROM pg_temp.as_role('regress_jobchunk_outsider', 'SELECT jobchunk.jc_shard()');
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA jobchunk TO PUBLIC;
 SELECT outcome FROM pg_temp.as_role('regress_jobchunk_outsider', 'SELECT jobchunk.jc_retry({F})');
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA jobchunk FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobchunk.jc_shard(),
+    jobchunk.jc_chunk_is_valid(text, timestamptz, integer, integer, integer, bigint)
+TO PUBLIC;
 REVOKE USAGE ON SCHEMA jobchunk FROM PUBLIC;
 
 --

@@ -74,10 +74,18 @@ static JcQuery numbering = {
 	.expect = SPI_OK_SELECT
 };
 
-/* The sequences of the ids of tables $1 and $2 (qualified names, quoted) */
-static JcQuery id_sequences = {
+/*
+ * The sequences of the ids of tables $1 and $2 (qualified names, quoted),
+ * and the shards of the lowest and highest ids the tables hold.
+ */
+#define SHARD_OF(id) "(" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT)
+static JcQuery numbers_held = {
 	.sql = "SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass, "
-		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass",
+		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass, "
+		SHARD_OF("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") ", "
+		SHARD_OF("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") ", "
+		SHARD_OF("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") ", "
+		SHARD_OF("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c"),
 	.nargs = 2,
 	.argtypes = {TEXTOID, TEXTOID},
 	.expect = SPI_OK_SELECT
@@ -226,7 +234,10 @@ jc_set_shard(PG_FUNCTION_ARGS)
  * The shard this database numbers its jobs and chunks for, read from where
  * their sequences stand: 0 for a database never numbered.  The two must
  * agree (a crash between the two setval()s of jc_set_shard() leaves them
- * apart); a proxy's jc_check_shards() asks each partition.
+ * apart), and so must the ids the tables hold (rows inserted with the ids
+ * of another shard would not be found by the proxy).  A proxy's
+ * jc_check_shards() asks each partition.  Anyone may call it: it names
+ * shards, not ids.
  */
 Datum
 jc_shard(PG_FUNCTION_ARGS)
@@ -235,6 +246,8 @@ jc_shard(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	Oid			sequences[2];
 	int64		shards[2];
+	int64		held[4];
+	bool		held_null[4];
 	bool		isnull;
 
 	jc_connect(fcinfo);
@@ -243,13 +256,15 @@ jc_shard(PG_FUNCTION_ARGS)
 		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
 	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
 	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
-	jc_execute(&id_sequences, values, NULL, true);
+	jc_execute(&numbers_held, values, NULL, true);
 	for (int i = 0; i < 2; i++)
 	{
 		sequences[i] = DatumGetObjectId(jc_result_value(i + 1, &isnull));
 		if (isnull)
 			elog(ERROR, "table of jobchunk without a sequence for its ids");
 	}
+	for (int i = 0; i < 4; i++)
+		held[i] = DatumGetInt64(jc_result_value(i + 3, &held_null[i]));
 	for (int i = 0; i < 2; i++)
 		shards[i] = sequence_position(sequences[i]) >> JC_SHARD_SHIFT;
 	if (shards[0] != shards[1])
@@ -258,7 +273,15 @@ jc_shard(PG_FUNCTION_ARGS)
 				 errmsg("jobs and chunks of this database are numbered for different shards"),
 				 errdetail("Its jobs are numbered for shard " INT64_FORMAT ", its chunks for shard " INT64_FORMAT ".",
 						   shards[0], shards[1]),
-				 errhint("Number it again with jobchunk.jc_set_shard(k), which moves a sequence that has handed out no id since it was set.")));
+				 errhint("If neither has handed out an id since it was set, jobchunk.jc_set_shard(k) sets both for shard k; otherwise it refuses, and the database must be made again.")));
+	for (int i = 0; i < 4; i++)
+		if (!held_null[i] && held[i] != shards[0])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("this database holds ids of another shard than the one it numbers for"),
+					 errdetail("It numbers its jobs and chunks for shard " INT64_FORMAT ", and holds %s of shard " INT64_FORMAT ".",
+							   shards[0], i < 2 ? "jobs" : "chunks", held[i]),
+					 errhint("The proxy sends the calls for an id to the shard of its number: rows inserted with the ids of another shard belong in that shard's database.")));
 	jc_finish();
 	PG_RETURN_INT32((int32) shards[0]);
 }

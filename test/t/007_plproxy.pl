@@ -2,21 +2,23 @@
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Each
 # partition is checked to be the shard of its number; every call goes to
 # the shard that holds its job or chunk; a job's row is read from its
-# shard; claims of any job find the chunks of every shard; errors come back
-# with the shard's SQLSTATE; a batch completion, heartbeat or release
-# across shards is refused whole; the counts on each shard stay exact while
-# four workers drain both through the proxy; a shard that is down is passed
-# over by claims of any job, and one that refuses the caller is not; a
-# purge by age purges the shards it can reach; the cluster grows from two
-# shards to four; an id of a shard the cluster does not have is refused; a
-# shard's number is set once, before its first id (and set again to itself
-# without a change), and read back only while its two sequences agree; a
-# job made through a partition numbered for another shard is refused, and
-# the check of the partitions names it; the proxy has every function of
-# jobchunk; the proxy's update from 1.0 (not while an index uses
-# jc_shard_of) and back from 1.6 to 1.5, and its refusal to work without
-# shards; each extension is refused in the other's database; the example
-# worker, behind the proxy, waits out its shard's absence.
+# shard; claims of any job find the chunks of every shard; errors come
+# back with the shard's SQLSTATE; a batch completion, heartbeat or release
+# across shards is refused whole; the counts on each shard stay exact
+# while four workers drain both through the proxy; a shard that is down is
+# passed over by claims of any job, and one that refuses the caller is
+# not; a purge by age purges the shards it can reach; the cluster grows
+# from two shards to four, checked in the transaction that adds them
+# (listed out of order, refused and rolled back); an id of a shard the
+# cluster does not have is refused; a shard's number is set once, before
+# its first id (and set again to itself without a change), and read back
+# only while its two sequences and its rows agree; a job made through a
+# partition numbered for another shard is refused, and the check of the
+# partitions names it; the proxy has every function of jobchunk; the
+# proxy's update from 1.0 (not while an index uses jc_shard_of) and back
+# from 1.6 to 1.5, and its refusal to work without shards; each extension
+# is refused in the other's database; the example worker, behind the
+# proxy, waits out its shard's absence.
 
 use strict;
 use warnings;
@@ -321,6 +323,12 @@ is( proxy(q{SET ROLE crawler;
 	'completed', 'a worker role claims and completes through the proxy');
 is(sqlstate('proxy', "SET ROLE crawler; SELECT jobchunk.jc_statistics($job[1])"),
 	'42501', '... and is refused what it was not granted');
+is(sqlstate('proxy', 'SET ROLE crawler; SELECT jobchunk.jc_check_shards()'),
+	'42501', '... such as the check of the partitions');
+proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_check_shards(), jobchunk.jc_shard_on(integer) TO crawler');
+is(proxy('SET ROLE crawler; SELECT jobchunk.jc_check_shards()'),
+	2, 'granted it, the role checks the partitions, whose jc_shard() anyone may call');
+proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_check_shards(), jobchunk.jc_shard_on(integer) FROM crawler');
 # A purge by age without jc_purge_jobs_on() is refused at once, not once
 # for each shard; with it (and the shards' jc_purge_jobs), it runs.
 proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler');
@@ -403,11 +411,23 @@ for my $shard (2, 3)
 		ALTER DATABASE shard$shard SET jobchunk.chunk_size = 1;
 	});
 }
-proxy(qq{ALTER SERVER jobchunk OPTIONS (
-	ADD p2 'dbname=shard2 host=$host port=$port',
-	ADD p3 'dbname=shard3 host=$host port=$port')});
+# The new partitions are checked in the transaction that adds them.
+sub grow
+{
+	my @new = @_;
+	return qq{BEGIN;
+	ALTER SERVER jobchunk OPTIONS (
+		ADD p2 'dbname=$new[0] host=$host port=$port',
+		ADD p3 'dbname=$new[1] host=$host port=$port');
+	SELECT jobchunk.jc_check_shards();
+	COMMIT;};
+}
+(undef, undef, $stderr) = $node->psql('proxy', grow('shard3', 'shard2'));
+like($stderr, qr/DETAIL:  In server jobchunk, partition 2 is shard 3, partition 3 is shard 2\./,
+	'new partitions listed out of order are refused in the transaction that adds them');
+is(proxy('SELECT jobchunk.jc_shards()'), 2, '... which leaves the server as it was');
+is(proxy(grow('shard2', 'shard3')), 4, 'in order, they are added and checked');
 is(proxy('SELECT jobchunk.jc_shards()'), 4, 'the cluster has four shards');
-is(proxy('SELECT jobchunk.jc_check_shards()'), 4, '... each numbered as its partition');
 is(proxy("SELECT total FROM jobchunk.jc_statistics($kept)"),
 	5, 'a job made on two shards is found on its shard');
 my $added = shard(3, q{SELECT jobchunk.jc_create_job('made on four shards')});
@@ -466,12 +486,19 @@ is($node->safe_psql('postgres', 'SELECT jobchunk.jc_shard()'), 0, 'whose number 
 $node->safe_psql('fresh',
 	q{SELECT setval('jobchunk.job_chunks_id_seq', (4::bigint << 48) + 1, false)});
 (undef, undef, $stderr) = $node->psql('fresh', 'SELECT jobchunk.jc_shard()');
-like($stderr, qr/ERROR:  jobs and chunks of this database are numbered for different shards
-DETAIL:  Its jobs are numbered for shard 3, its chunks for shard 4\./,
+like($stderr, qr/ERROR:  jobs and chunks of this database are numbered for different shards\nDETAIL:  Its jobs are numbered for shard 3, its chunks for shard 4\./,
 	'a database whose sequences are apart has no shard number');
 $node->safe_psql('fresh',
 	q{SELECT setval('jobchunk.job_chunks_id_seq', (3::bigint << 48) + 1000, false)});
 is($node->safe_psql('fresh', 'SELECT jobchunk.jc_shard()'), 3, 'once they agree, it is 3');
+# A row inserted with an id of another shard would not be found through the
+# proxy: the number is refused while the database holds one.
+$node->safe_psql('fresh',
+	q{INSERT INTO jobchunk.crawl_jobs (id, name) VALUES ((5::bigint << 48) + 7, 'moved in')});
+(undef, undef, $stderr) = $node->psql('fresh', 'SELECT jobchunk.jc_shard()');
+like($stderr, qr/ERROR:  this database holds ids of another shard than the one it numbers for\nDETAIL:  It numbers its jobs and chunks for shard 3, and holds jobs of shard 5\./,
+	'a database that holds a job of another shard has no shard number');
+$node->safe_psql('fresh', q{DELETE FROM jobchunk.crawl_jobs WHERE name = 'moved in'});
 
 # A job made through a partition whose database is numbered for another
 # shard (here partition 1 is database fresh, shard 3) is refused: the
@@ -482,9 +509,20 @@ create_proxy('proxy_mixed', 'shard0', 'fresh');
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk" numbers its jobs as shard 3/,
 	'a job made through a partition numbered for another shard is refused');
 (undef, undef, $stderr) = $node->psql('proxy_mixed', 'SELECT jobchunk.jc_check_shards()');
-like($stderr, qr/ERROR:  the partitions of cluster "jobchunk" are not the shards of their numbers
-DETAIL:  In server jobchunk, partition 1 is shard 3\./,
+like($stderr, qr/ERROR:  the partitions of cluster "jobchunk" are not the shards of their numbers\nDETAIL:  In server jobchunk, partition 1 is shard 3\./,
 	'the check of the partitions names the one that is another shard');
+create_proxy('proxy_swapped', 'shard1', 'shard0');
+(undef, undef, $stderr) = $node->psql('proxy_swapped', 'SELECT jobchunk.jc_check_shards()');
+like($stderr, qr/DETAIL:  In server jobchunk, partition 0 is shard 1, partition 1 is shard 0\./,
+	'... and each of two partitions listed the wrong way round');
+# A partition whose jobchunk has no jc_shard() (1.9, which the library
+# runs as well) is named, with what to do.
+$node->safe_psql('postgres', 'CREATE DATABASE shard_at_1_9');
+$node->safe_psql('shard_at_1_9', q{CREATE EXTENSION jobchunk VERSION '1.9'});
+create_proxy('proxy_old_shard', 'shard0', 'shard_at_1_9');
+(undef, undef, $stderr) = $node->psql('proxy_old_shard', 'SELECT jobchunk.jc_check_shards()');
+like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": .*function jobchunk\.jc_shard\(\) does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Update the database of partition 1 to jobchunk 1\.10 or later\./,
+	'a partition that cannot answer is named, with its error');
 is( (split /\n/, $node->safe_psql('proxy_mixed',
 			'SELECT setseed(' . seed_starting_at(0) . q{); SELECT jobchunk.jc_create_job('routed') >> 48}))[-1],
 	0, 'one made through partition 0, shard 0, is not');

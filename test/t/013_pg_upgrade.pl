@@ -308,6 +308,10 @@ foreach my $db (sort keys %shard_of)
 	}
 	is($new->safe_psql($db, $JOBS_WHOSE_STATISTICS_DIFFER),
 		'0', "$db: after the upgrade, the counts of every job equal its rows");
+	# The shard number, which any role may read, default privileges
+	# (shard3's revoke EXECUTE from PUBLIC) notwithstanding.
+	is($new->safe_psql($db, 'SET ROLE jobchunk_worker; SELECT jobchunk.jc_shard()'),
+		$shard, "$db: a worker reads the shard number, $shard");
 
 	# A token the chunk never had is still refused: fencing holds across the
 	# upgrade (the gone worker's stale token, below, too).
