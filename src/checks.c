@@ -211,9 +211,8 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 /*
  * The versions of the SQL definitions this library runs: its own, and 1.9,
  * whose objects are 1.10's but for jc_job() and jc_shard(), which 1.10
- * adds.  So the calls
- * go on working between the install of this library and ALTER EXTENSION
- * UPDATE from 1.9.
+ * adds.  So the calls go on working between the install of this library
+ * and ALTER EXTENSION UPDATE from 1.9.
  */
 static const char *const sql_versions_run[] = {JC_SQL_VERSION, "1.9"};
 
