@@ -57,14 +57,16 @@ BEGIN
                                     failed_message = MESSAGE_TEXT,
                                     failed_detail = PG_EXCEPTION_DETAIL,
                                     failed_hint = PG_EXCEPTION_HINT;
-            RAISE EXCEPTION 'partition % of cluster "jobchunk": %', k, failed_message
+            RAISE EXCEPTION 'partition % of cluster "jobchunk": %', k,
+                    pg_catalog.rtrim(failed_message, E'\n')
                 USING ERRCODE = failed_state,
                       DETAIL = pg_catalog.format('%sThe partitions after it were not checked.',
                                                  CASE WHEN failed_detail OPERATOR(pg_catalog.<>) ''
                                                  THEN failed_detail OPERATOR(pg_catalog.||) E'\n' END),
                       HINT = CASE WHEN failed_state OPERATOR(pg_catalog.=) '42883'
                              THEN pg_catalog.format('Update the database of partition %s to jobchunk 1.10 or later.', k)
-                             ELSE COALESCE(failed_hint, 'Check again once the partition answers.') END;
+                             WHEN failed_hint OPERATOR(pg_catalog.<>) '' THEN failed_hint
+                             ELSE 'Check again once the partition answers.' END;
         END;
         IF numbered IS DISTINCT FROM k THEN
             wrong := wrong OPERATOR(pg_catalog.||)

@@ -160,15 +160,25 @@ SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 
 -- Back to 1.9, as before the 1.9 library is installed again, and forward:
 -- jc_job and jc_shard go and come back, and the other calls work
--- throughout.
+-- throughout.  An object of the user's that calls jc_job holds the way
+-- back; grants made on the two functions are gone when they come back.
+CREATE VIEW public.job_states AS SELECT * FROM jobchunk.jc_job(1);
+SELECT outcome($$ALTER EXTENSION jobchunk UPDATE TO '1.9'$$);
+DROP VIEW public.job_states;
+GRANT EXECUTE ON FUNCTION jc_job(bigint) TO PUBLIC;
 ALTER EXTENSION jobchunk UPDATE TO '1.9';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT outcome('SELECT jobchunk.jc_job(1)');
 SELECT outcome('SELECT jobchunk.jc_shard()');
-SELECT total, pending FROM jc_statistics((SELECT max(id) FROM crawl_jobs));
+SELECT count(*) FROM jc_create_chunks((SELECT max(id) FROM crawl_jobs), 1000);
+SELECT (jc_mark_completed(c.id, c.lease_token)).status
+FROM jc_claim((SELECT max(id) FROM crawl_jobs), 1, 'at 1.9') AS c;
+SELECT total, pending, completed FROM jc_statistics((SELECT max(id) FROM crawl_jobs));
 ALTER EXTENSION jobchunk UPDATE TO '1.10';
 SELECT name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
 SELECT jc_shard();
+SELECT count(*) AS public_grants FROM pg_proc AS p, aclexplode(p.proacl) AS a
+WHERE p.oid = 'jobchunk.jc_job(bigint)'::regprocedure AND a.grantee = 0;
 
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;

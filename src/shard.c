@@ -78,14 +78,14 @@ static JcQuery numbering = {
  * The sequences of the ids of tables $1 and $2 (qualified names, quoted),
  * and the shards of the lowest and highest ids the tables hold.
  */
-#define SHARD_OF(id) "(" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT)
+#define SHARD_NUMBER(id) "(" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT)
 static JcQuery numbers_held = {
 	.sql = "SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass, "
 		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass, "
-		SHARD_OF("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") ", "
-		SHARD_OF("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") ", "
-		SHARD_OF("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") ", "
-		SHARD_OF("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c"),
+		SHARD_NUMBER("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") ", "
+		SHARD_NUMBER("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") ", "
+		SHARD_NUMBER("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") ", "
+		SHARD_NUMBER("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c"),
 	.nargs = 2,
 	.argtypes = {TEXTOID, TEXTOID},
 	.expect = SPI_OK_SELECT
@@ -273,15 +273,22 @@ jc_shard(PG_FUNCTION_ARGS)
 				 errmsg("jobs and chunks of this database are numbered for different shards"),
 				 errdetail("Its jobs are numbered for shard " INT64_FORMAT ", its chunks for shard " INT64_FORMAT ".",
 						   shards[0], shards[1]),
-				 errhint("If neither has handed out an id since it was set, jobchunk.jc_set_shard(k) sets both for shard k; otherwise it refuses, and the database must be made again.")));
+				 errhint("Call jobchunk.jc_set_shard(k) again with the shard whose ids it has handed out: it moves a sequence that has handed out no id since it was set.")));
 	for (int i = 0; i < 4; i++)
-		if (!held_null[i] && held[i] != shards[0])
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("this database holds ids of another shard than the one it numbers for"),
-					 errdetail("It numbers its jobs and chunks for shard " INT64_FORMAT ", and holds %s of shard " INT64_FORMAT ".",
-							   shards[0], i < 2 ? "jobs" : "chunks", held[i]),
-					 errhint("The proxy sends the calls for an id to the shard of its number: rows inserted with the ids of another shard belong in that shard's database.")));
+	{
+		if (held_null[i] || held[i] == shards[0])
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this database holds ids of shard " INT64_FORMAT ", not of its own shard " INT64_FORMAT,
+						held[i], shards[0]),
+				 i < 2 ?
+				 errdetail("Its sequences number jobs and chunks for shard " INT64_FORMAT ", and it holds jobs of shard " INT64_FORMAT ".",
+						   shards[0], held[i]) :
+				 errdetail("Its sequences number jobs and chunks for shard " INT64_FORMAT ", and it holds chunks of shard " INT64_FORMAT ".",
+						   shards[0], held[i]),
+				 errhint("The proxy sends the calls for an id to the shard of its number: rows inserted with the ids of another shard belong in that shard's database.")));
+	}
 	jc_finish();
 	PG_RETURN_INT32((int32) shards[0]);
 }

@@ -1,6 +1,7 @@
 # pg_dump of a database using jobchunk, restored into a new database, gives
-# back the same jobs, chunks, statuses, sequences and statistics, and every
-# function works on the restored data.
+# back the same jobs, chunks, statuses, sequences, statistics, shard number
+# and grants on the functions, and every function works on the restored
+# data.
 
 use strict;
 use warnings;
@@ -24,6 +25,9 @@ $node->safe_psql(
 	SELECT jobchunk.jc_mark_failed(id, E'it''s\nbroken') FROM jobchunk.jc_next_pending(1);
 	SELECT jobchunk.jc_retry(id) FROM jobchunk.jc_chunks(1, 'failed');
 	SELECT count(*) FROM jobchunk.jc_next_pending(2, 'w2');
+	CREATE ROLE dump_reader;
+	GRANT EXECUTE ON FUNCTION jobchunk.jc_job(bigint) TO dump_reader;
+	REVOKE EXECUTE ON FUNCTION jobchunk.jc_shard() FROM PUBLIC;
 });
 
 # Everything a restore must bring back, as text.
@@ -33,7 +37,11 @@ my %checks = (
 	statistics => 'SELECT string_agg(s::text, E\'\n\' ORDER BY j.id) '
 	  . 'FROM jobchunk.crawl_jobs j, jobchunk.jc_statistics(j.id) s',
 	sequences => 'SELECT (SELECT last_value FROM jobchunk.crawl_jobs_id_seq) || \',\' || '
-	  . '(SELECT last_value FROM jobchunk.job_chunks_id_seq)',);
+	  . '(SELECT last_value FROM jobchunk.job_chunks_id_seq)',
+	shard => 'SELECT jobchunk.jc_shard()',
+	grants => q{SELECT string_agg(p.oid::regprocedure || ' ' || p.proacl::text, E'\n' ORDER BY p.proname)
+		FROM pg_proc AS p WHERE p.pronamespace = 'jobchunk'::regnamespace
+		AND p.proname IN ('jc_job', 'jc_shard')},);
 
 my $dump = $PostgreSQL::Test::Utils::tmp_check . '/source.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('source') ],

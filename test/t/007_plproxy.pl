@@ -488,15 +488,17 @@ $node->safe_psql('fresh',
 (undef, undef, $stderr) = $node->psql('fresh', 'SELECT jobchunk.jc_shard()');
 like($stderr, qr/ERROR:  jobs and chunks of this database are numbered for different shards\nDETAIL:  Its jobs are numbered for shard 3, its chunks for shard 4\./,
 	'a database whose sequences are apart has no shard number');
-$node->safe_psql('fresh',
-	q{SELECT setval('jobchunk.job_chunks_id_seq', (3::bigint << 48) + 1000, false)});
-is($node->safe_psql('fresh', 'SELECT jobchunk.jc_shard()'), 3, 'once they agree, it is 3');
+like($stderr, qr/HINT:  Call jobchunk\.jc_set_shard\(k\) again with the shard whose ids it has handed out/,
+	'... with how to mend it');
+$node->safe_psql('fresh', 'SELECT jobchunk.jc_set_shard(3)');
+is($node->safe_psql('fresh', 'SELECT jobchunk.jc_shard()'), 3,
+	'jc_set_shard(3) moves the one left behind, and the number is 3');
 # A row inserted with an id of another shard would not be found through the
 # proxy: the number is refused while the database holds one.
 $node->safe_psql('fresh',
 	q{INSERT INTO jobchunk.crawl_jobs (id, name) VALUES ((5::bigint << 48) + 7, 'moved in')});
 (undef, undef, $stderr) = $node->psql('fresh', 'SELECT jobchunk.jc_shard()');
-like($stderr, qr/ERROR:  this database holds ids of another shard than the one it numbers for\nDETAIL:  It numbers its jobs and chunks for shard 3, and holds jobs of shard 5\./,
+like($stderr, qr/ERROR:  this database holds ids of shard 5, not of its own shard 3\nDETAIL:  Its sequences number jobs and chunks for shard 3, and it holds jobs of shard 5\./,
 	'a database that holds a job of another shard has no shard number');
 $node->safe_psql('fresh', q{DELETE FROM jobchunk.crawl_jobs WHERE name = 'moved in'});
 
@@ -522,7 +524,11 @@ $node->safe_psql('shard_at_1_9', q{CREATE EXTENSION jobchunk VERSION '1.9'});
 create_proxy('proxy_old_shard', 'shard0', 'shard_at_1_9');
 (undef, undef, $stderr) = $node->psql('proxy_old_shard', 'SELECT jobchunk.jc_check_shards()');
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": .*function jobchunk\.jc_shard\(\) does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Update the database of partition 1 to jobchunk 1\.10 or later\./,
-	'a partition that cannot answer is named, with its error');
+	'a partition without jc_shard is named, with its error and what to do');
+create_proxy('proxy_unreachable', 'shard0', 'no_such_database');
+(undef, undef, $stderr) = $node->psql('proxy_unreachable', 'SELECT jobchunk.jc_check_shards()');
+like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": [^\n]*\[no_such_database\][^\n]*does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Check again once the partition answers\./,
+	'so is a partition that cannot be reached');
 is( (split /\n/, $node->safe_psql('proxy_mixed',
 			'SELECT setseed(' . seed_starting_at(0) . q{); SELECT jobchunk.jc_create_job('routed') >> 48}))[-1],
 	0, 'one made through partition 0, shard 0, is not');
@@ -564,11 +570,13 @@ $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
 is($node->safe_psql('proxy_old', $version), '1.6', 'jobchunk_proxy 1.0 updates to 1.6');
 my $with_job = q{SELECT extversion || ' ' || (to_regprocedure('jobchunk.jc_job(bigint)') IS NOT NULL)
 	|| ' ' || (to_regprocedure('jobchunk.jc_check_shards()') IS NOT NULL)
+	|| ' ' || (to_regprocedure('jobchunk.jc_shard_on(integer)') IS NOT NULL)
 	FROM pg_extension WHERE extname = 'jobchunk_proxy'};
 $node->safe_psql('proxy_old', q{ALTER EXTENSION jobchunk_proxy UPDATE TO '1.5'});
-is($node->safe_psql('proxy_old', $with_job), '1.5 false false', 'it goes back to 1.5, without jc_job and jc_check_shards');
+is($node->safe_psql('proxy_old', $with_job), '1.5 false false false',
+	'it goes back to 1.5, without jc_job, jc_check_shards and jc_shard_on');
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
-is($node->safe_psql('proxy_old', $with_job), '1.6 true true', 'and forward to 1.6 again');
+is($node->safe_psql('proxy_old', $with_job), '1.6 true true true', 'and forward to 1.6 again');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',
