@@ -236,8 +236,8 @@ jc_set_shard(PG_FUNCTION_ARGS)
  * agree (a crash between the two setval()s of jc_set_shard() leaves them
  * apart), and so must the ids the tables hold (rows inserted with the ids
  * of another shard would not be found by the proxy).  A proxy's
- * jc_check_shards() asks each partition.  Anyone may call it: it names
- * shards, not ids.
+ * jc_check_shards() asks each partition.  Any role with USAGE on the
+ * schema may call it: it names shards, not ids.
  */
 Datum
 jc_shard(PG_FUNCTION_ARGS)
