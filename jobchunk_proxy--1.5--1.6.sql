@@ -65,8 +65,10 @@ BEGIN
                                                  THEN failed_detail OPERATOR(pg_catalog.||) E'\n' END),
                       HINT = CASE WHEN failed_state OPERATOR(pg_catalog.=) '42883'
                              THEN pg_catalog.format('Update the database of partition %s to jobchunk 1.10 or later.', k)
+                             WHEN failed_state OPERATOR(pg_catalog.=) '42704'
+                             THEN 'Check as a role that has a user mapping for server jobchunk (SET ROLE crawler, say).'
                              WHEN failed_hint OPERATOR(pg_catalog.<>) '' THEN failed_hint
-                             ELSE 'Check again once the partition answers.' END;
+                             ELSE 'Mend what the error names, then check again.' END;
         END;
         IF numbered IS DISTINCT FROM k THEN
             wrong := wrong OPERATOR(pg_catalog.||)

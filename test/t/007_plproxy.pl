@@ -527,8 +527,12 @@ like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": .*function jobchunk\
 	'a partition without jc_shard is named, with its error and what to do');
 create_proxy('proxy_unreachable', 'shard0', 'no_such_database');
 (undef, undef, $stderr) = $node->psql('proxy_unreachable', 'SELECT jobchunk.jc_check_shards()');
-like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": [^\n]*\[no_such_database\][^\n]*does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Check again once the partition answers\./,
+like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": [^\n]*\[no_such_database\][^\n]*does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Mend what the error names, then check again\./,
 	'so is a partition that cannot be reached');
+$node->safe_psql('proxy_unreachable', 'DROP USER MAPPING FOR PUBLIC SERVER jobchunk');
+(undef, undef, $stderr) = $node->psql('proxy_unreachable', 'SELECT jobchunk.jc_check_shards()');
+like($stderr, qr/ERROR:  partition 0 of cluster "jobchunk": user mapping not found[^\n]*\n.*HINT:  Check as a role that has a user mapping for server jobchunk/s,
+	'and a check by a role without a user mapping says what it needs');
 is( (split /\n/, $node->safe_psql('proxy_mixed',
 			'SELECT setseed(' . seed_starting_at(0) . q{); SELECT jobchunk.jc_create_job('routed') >> 48}))[-1],
 	0, 'one made through partition 0, shard 0, is not');
