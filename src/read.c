@@ -88,6 +88,24 @@ chunks_in(const char *status)
 }
 
 /*
+ * The row query reads by the id in the function's first argument, or none:
+ * the result of jc_job() and jc_chunk().
+ */
+static Datum
+return_row_by_id(FunctionCallInfo fcinfo, JcQuery *query)
+{
+	Datum		values[1];
+
+	jc_check_not_null(fcinfo, 0);
+	values[0] = PG_GETARG_DATUM(0);
+
+	jc_connect(fcinfo);
+	jc_execute_into_result(fcinfo, query, values, NULL, true);
+	jc_finish();
+	return (Datum) 0;
+}
+
+/*
  * jc_job(job_id bigint) RETURNS TABLE (id bigint, name text, state text,
  *		created_at timestamptz, updated_at timestamptz)
  *
@@ -97,15 +115,7 @@ chunks_in(const char *status)
 Datum
 jc_job(PG_FUNCTION_ARGS)
 {
-	Datum		values[1];
-
-	jc_check_not_null(fcinfo, 0);
-	values[0] = PG_GETARG_DATUM(0);
-
-	jc_connect(fcinfo);
-	jc_execute_into_result(fcinfo, &job_by_id, values, NULL, true);
-	jc_finish();
-	return (Datum) 0;
+	return return_row_by_id(fcinfo, &job_by_id);
 }
 
 /*
@@ -142,13 +152,5 @@ jc_chunks(PG_FUNCTION_ARGS)
 Datum
 jc_chunk(PG_FUNCTION_ARGS)
 {
-	Datum		values[1];
-
-	jc_check_not_null(fcinfo, 0);
-	values[0] = PG_GETARG_DATUM(0);
-
-	jc_connect(fcinfo);
-	jc_execute_into_result(fcinfo, &chunk_by_id, values, NULL, true);
-	jc_finish();
-	return (Datum) 0;
+	return return_row_by_id(fcinfo, &chunk_by_id);
 }

@@ -36,6 +36,20 @@ static JcQuery lock_jobs = {
 };
 
 /*
+ * Two pieces of both statements below, on tables $1 and $2: the sequences
+ * of their ids, and the lowest and highest ids they hold (by their primary
+ * keys).
+ */
+#define ID_SEQUENCES \
+	"pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, " \
+	"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks"
+#define IDS_HELD \
+	"(SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_lowest, " \
+	"(SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_highest, " \
+	"(SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c) AS chunks_lowest, " \
+	"(SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c) AS chunks_highest"
+
+/*
  * How the database numbers its ids, for shard $3, whose first id is $4: the
  * sequences of the ids of tables $1 and $2 (qualified names, quoted);
  * whether every id the tables hold (their lowest and highest, by their
@@ -63,12 +77,7 @@ static JcQuery numbering = {
 		"FROM (SELECT q.jobs, q.chunks, "
 		"pg_catalog.pg_sequence_last_value(q.jobs) AS jobs_last, "
 		"pg_catalog.pg_sequence_last_value(q.chunks) AS chunks_last, "
-		"(SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_lowest, "
-		"(SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j) AS jobs_highest, "
-		"(SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c) AS chunks_lowest, "
-		"(SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c) AS chunks_highest "
-		"FROM (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS jobs, "
-		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass AS chunks) AS q) AS s",
+		IDS_HELD " FROM (SELECT " ID_SEQUENCES ") AS q) AS s",
 	.nargs = 4,
 	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID},
 	.expect = SPI_OK_SELECT
@@ -78,14 +87,12 @@ static JcQuery numbering = {
  * The sequences of the ids of tables $1 and $2 (qualified names, quoted),
  * and the shards of the lowest and highest ids the tables hold.
  */
-#define SHARD_NUMBER(id) "(" id ") OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT)
+#define SHARD_NUMBER(id) id " OPERATOR(pg_catalog.>>) " CppAsString2(JC_SHARD_SHIFT)
 static JcQuery numbers_held = {
-	.sql = "SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass, "
-		"pg_catalog.pg_get_serial_sequence($2, 'id')::pg_catalog.regclass, "
-		SHARD_NUMBER("SELECT pg_catalog.min(j.id) FROM @extschema@.crawl_jobs AS j") ", "
-		SHARD_NUMBER("SELECT pg_catalog.max(j.id) FROM @extschema@.crawl_jobs AS j") ", "
-		SHARD_NUMBER("SELECT pg_catalog.min(c.id) FROM @extschema@.job_chunks AS c") ", "
-		SHARD_NUMBER("SELECT pg_catalog.max(c.id) FROM @extschema@.job_chunks AS c"),
+	.sql = "SELECT h.jobs, h.chunks, "
+		SHARD_NUMBER("h.jobs_lowest") ", " SHARD_NUMBER("h.jobs_highest") ", "
+		SHARD_NUMBER("h.chunks_lowest") ", " SHARD_NUMBER("h.chunks_highest") " "
+		"FROM (SELECT " ID_SEQUENCES ", " IDS_HELD ") AS h",
 	.nargs = 2,
 	.argtypes = {TEXTOID, TEXTOID},
 	.expect = SPI_OK_SELECT
@@ -117,6 +124,21 @@ sequence_position(Oid seq)
 	return DatumGetInt64(position);
 }
 
+/*
+ * The parameters $1 and $2 of the statements above: the names of the
+ * extension's tables crawl_jobs and job_chunks, qualified and quoted.
+ */
+static void
+table_names(Datum *values)
+{
+	const char *schema = get_namespace_name(jc_schema());
+
+	if (schema == NULL)
+		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
+	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
+	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+}
+
 /* Sequence $1 goes on from $2. */
 static JcQuery set_next_id = {
 	.sql = "SELECT pg_catalog.setval($1, $2, false)",
@@ -144,7 +166,6 @@ Datum
 jc_set_shard(PG_FUNCTION_ARGS)
 {
 	int32		shard;
-	const char *schema;
 	Datum		sequences[2];
 	Datum		next_ids[2];
 	bool		moved[2];
@@ -168,12 +189,8 @@ jc_set_shard(PG_FUNCTION_ARGS)
 				 errhint("Set the shard number in a READ COMMITTED transaction.")));
 
 	jc_connect(fcinfo);
-	schema = get_namespace_name(jc_schema());
-	if (schema == NULL)
-		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
 	jc_execute(&lock_jobs, NULL, NULL, false);
-	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	table_names(values);
 	values[2] = Int64GetDatum(shard);
 	values[3] = Int64GetDatum(shard == 0 ? 1 : (int64) shard << JC_SHARD_SHIFT);
 	jc_execute(&numbering, values, NULL, false);
@@ -242,7 +259,6 @@ jc_set_shard(PG_FUNCTION_ARGS)
 Datum
 jc_shard(PG_FUNCTION_ARGS)
 {
-	const char *schema;
 	Datum		values[2];
 	Oid			sequences[2];
 	int64		shards[2];
@@ -251,11 +267,7 @@ jc_shard(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	jc_connect(fcinfo);
-	schema = get_namespace_name(jc_schema());
-	if (schema == NULL)
-		elog(ERROR, "cache lookup failed for schema %u", jc_schema());
-	values[0] = CStringGetTextDatum(quote_qualified_identifier(schema, "crawl_jobs"));
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(schema, "job_chunks"));
+	table_names(values);
 	jc_execute(&numbers_held, values, NULL, true);
 	for (int i = 0; i < 2; i++)
 	{
