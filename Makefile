@@ -23,9 +23,10 @@ EXTENSION = jobchunk jobchunk_proxy
 DATA = jobchunk--1.0.sql jobchunk--1.0--1.1.sql jobchunk--1.1--1.2.sql jobchunk--1.2--1.3.sql \
 	jobchunk--1.3--1.4.sql jobchunk--1.4--1.5.sql jobchunk--1.5--1.6.sql jobchunk--1.6--1.7.sql jobchunk--1.7--1.8.sql \
 	jobchunk--1.8--1.9.sql jobchunk--1.9--1.10.sql jobchunk--1.10--1.9.sql \
+	jobchunk--1.10--1.11.sql jobchunk--1.11--1.10.sql \
 	jobchunk_proxy--1.0.sql jobchunk_proxy--1.0--1.1.sql jobchunk_proxy--1.1--1.2.sql jobchunk_proxy--1.2--1.3.sql \
 	jobchunk_proxy--1.3--1.4.sql jobchunk_proxy--1.4--1.5.sql jobchunk_proxy--1.5--1.6.sql \
-	jobchunk_proxy--1.6--1.5.sql
+	jobchunk_proxy--1.6--1.5.sql jobchunk_proxy--1.6--1.7.sql jobchunk_proxy--1.7--1.6.sql
 PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch release jobs plans commit nested gucs bad_input privileges owner search_path dump chunk_check retry_all drop upgrade

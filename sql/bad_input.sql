@@ -532,6 +532,11 @@ INSERT INTO cases (call, expect, setting, check_sql) VALUES
     ('jc_job(9223372036854775807)', 'ok', NULL,
      $$(SELECT count(*) = 0 FROM jobchunk.jc_job(9223372036854775807))$$);
 
+-- jc_jobs(): no argument to get wrong; it lists job 900 among the others.
+INSERT INTO cases (call, expect, setting, check_sql) VALUES
+    ('jc_jobs()', 'ok', NULL,
+     $$(SELECT count(*) = 1 FROM jobchunk.jc_jobs() WHERE id = 900)$$);
+
 -- jc_statistics, jc_progress, jc_is_complete (job_id bigint)
 INSERT INTO cases (call, expect, setting, check_sql)
 SELECT f || '(' || arg || ')', expect, NULL, NULL

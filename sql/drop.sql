@@ -32,9 +32,9 @@ SELECT total, pending, processing FROM jobchunk.jc_statistics(1);
 -- records; its invalidation comes back to this session once committed, as
 -- another session's would.  (jc_statistics has its statements made, just
 -- above.)
-UPDATE pg_extension SET extversion = '1.11' WHERE extname = 'jobchunk';
+UPDATE pg_extension SET extversion = '1.12' WHERE extname = 'jobchunk';
 SELECT total FROM jobchunk.jc_statistics(1);
-UPDATE pg_extension SET extversion = '1.10' WHERE extname = 'jobchunk';
+UPDATE pg_extension SET extversion = '1.11' WHERE extname = 'jobchunk';
 SELECT total FROM jobchunk.jc_statistics(1);
 DROP EXTENSION jobchunk;
 

@@ -57,9 +57,10 @@ GRANT EXECUTE ON FUNCTION
     TO regress_jobchunk_producer;
 GRANT SELECT (id), INSERT (name) ON jobchunk.crawl_jobs TO regress_jobchunk_producer;
 
--- Readers list chunks, watch progress and read a job's state.
+-- Readers list jobs and chunks, watch progress and read a job's state.
 GRANT EXECUTE ON FUNCTION
     jobchunk.jc_job(bigint),
+    jobchunk.jc_jobs(),
     jobchunk.jc_chunks(bigint, text),
     jobchunk.jc_chunk(bigint),
     jobchunk.jc_statistics(bigint),
@@ -192,7 +193,8 @@ INSERT INTO calls VALUES
     ('regress_jobchunk_reader', 5, 'SELECT jobchunk.jc_progress(950)', 'ok'),
     ('regress_jobchunk_reader', 6, 'SELECT jobchunk.jc_is_complete(950)', 'ok'),
     ('regress_jobchunk_reader', 7, 'SELECT jobchunk.jc_chunks(999)', 'P0002'),
-    ('regress_jobchunk_reader', 8, 'SELECT state FROM jobchunk.jc_job(950)', 'ok');
+    ('regress_jobchunk_reader', 8, 'SELECT state FROM jobchunk.jc_job(950)', 'ok'),
+    ('regress_jobchunk_reader', 9, 'SELECT count(*) FROM jobchunk.jc_jobs() WHERE id = 950', 'ok');
 
 -- What each role holds, read back from the catalogs.
 CREATE TEMP TABLE granted AS
@@ -318,6 +320,7 @@ INSERT INTO refused (role, sql) VALUES
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_claim(950, 2)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_chunk({F})'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_job(950)'),
+    ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_jobs()'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_statistics(950)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_progress(950)'),
     ('regress_jobchunk_outsider', 'SELECT jobchunk.jc_is_complete(950)'),

@@ -1,5 +1,5 @@
 --
--- jc_job, jc_chunks and jc_chunk: reading jobs and chunks
+-- jc_job, jc_jobs, jc_chunks and jc_chunk: reading jobs and chunks
 --
 SET search_path = jobchunk, public;
 
@@ -34,6 +34,13 @@ SELECT jc_pause_job(31);
 SELECT id, name, state FROM jc_job(31);
 SELECT j.created_at = c.created_at AND j.updated_at = c.updated_at AS same_times
 FROM jc_job(31) AS j, crawl_jobs AS c WHERE c.id = 31;
+-- Every job, in id order, with the same columns and values.
+SELECT id, name, state FROM jc_jobs() WHERE id IN (30, 31);
+SELECT (SELECT array_agg(j.id) FROM jc_jobs() AS j)
+       = (SELECT array_agg(c.id ORDER BY c.id) FROM crawl_jobs AS c) AS every_job_in_id_order;
+SELECT count(*) AS differing FROM jc_jobs() AS j FULL JOIN crawl_jobs AS c USING (id)
+WHERE (j.name, j.state, j.created_at, j.updated_at)
+      IS DISTINCT FROM (c.name, c.state, c.created_at, c.updated_at);
 SELECT jc_resume_job(31);
 SELECT count(*) FROM jc_job(-1);
 -- jobchunk's columns only: not one an application added, which the
@@ -41,6 +48,15 @@ SELECT count(*) FROM jc_job(-1);
 BEGIN;
 ALTER TABLE crawl_jobs ADD COLUMN api_token text DEFAULT 'secret';
 SELECT string_agg(k, ', ') AS columns FROM jc_job(30) AS j, jsonb_object_keys(to_jsonb(j)) AS k;
+SELECT string_agg(k, ', ') AS columns FROM jc_jobs() AS j, jsonb_object_keys(to_jsonb(j)) AS k
+WHERE j.id = 30;
+ROLLBACK;
+-- No job, no row.
+BEGIN;
+DELETE FROM job_counts;
+DELETE FROM job_chunks;
+DELETE FROM crawl_jobs;
+SELECT count(*) FROM jc_jobs();
 ROLLBACK;
 
 -- Errors.

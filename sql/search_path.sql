@@ -245,7 +245,8 @@ INSERT INTO steps VALUES
     (62, 'jc_release(ARRAY[{912:1}, {912:0}], ARRAY[{912:1:token}, {912:0:token}])', NULL),
     (63, 'jc_job(910)', NULL),
     (64, 'jc_shard()', NULL),
-    (65, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
+    (65, 'jc_jobs()', NULL),
+    (66, NULL, 'SELECT (SELECT count(*) FROM evil.log) || '' calls logged; hostile tables unchanged: '' || (pg_temp.decoys() = (SELECT fingerprint FROM pg_temp.decoys_before))');
 
 -- The hostile tables' contents, to tell that nothing wrote to them.
 CREATE FUNCTION pg_temp.decoys() RETURNS text
@@ -314,7 +315,7 @@ BEGIN
                         r := (SELECT jsonb_agg(e - 'timestamp') FROM jsonb_array_elements(r) AS e);
                     END IF;
                     -- A job's last change is timed by the clock.
-                    IF s.call LIKE 'jc_job(%' THEN
+                    IF s.call LIKE 'jc_job%(%' THEN
                         r := (SELECT jsonb_agg(e - 'updated_at') FROM jsonb_array_elements(r) AS e);
                     END IF;
                     -- Leases run from the time of the call, and tokens come

@@ -120,9 +120,15 @@ ALTER EXTENSION jobchunk UPDATE TO '1.9';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT total, pending, processing FROM jc_statistics(1);
 SELECT outcome('SELECT jobchunk.jc_job(1)');
--- 1.10: reading a job.
+-- 1.10: reading a job.  The library runs it as it is too.
 ALTER EXTENSION jobchunk UPDATE TO '1.10';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT id, name, state FROM jc_job(1);
+SELECT outcome('SELECT jobchunk.jc_jobs()');
+-- 1.11: listing the jobs.
+ALTER EXTENSION jobchunk UPDATE TO '1.11';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT id, name, state FROM jc_jobs();
 
 -- The new and changed functions work on the old data.
 SELECT date_trunc('second', jc_heartbeat(2, 1, interval '1 hour') - now()) AS lease;
@@ -158,10 +164,16 @@ SELECT jc_create_job('newest');
 SELECT id, name, state FROM crawl_jobs ORDER BY id;
 SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 
--- Back to 1.9, as before the 1.9 library is installed again, and forward:
--- jc_job and jc_shard go and come back, and the other calls work
--- throughout.  An object of the user's that calls jc_job holds the way
--- back; grants made on the two functions are gone when they come back.
+-- Back to 1.10 and to 1.9, as before the library of either is installed
+-- again, and forward: jc_jobs, then jc_job and jc_shard go and come back,
+-- and the other calls work throughout.  An object of the user's that calls
+-- jc_job holds the way back; grants made on the functions are gone when
+-- they come back.
+GRANT EXECUTE ON FUNCTION jc_jobs() TO PUBLIC;
+ALTER EXTENSION jobchunk UPDATE TO '1.10';
+SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
+SELECT outcome('SELECT jobchunk.jc_jobs()');
+SELECT id, name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
 CREATE VIEW public.job_states AS SELECT * FROM jobchunk.jc_job(1);
 SELECT outcome($$ALTER EXTENSION jobchunk UPDATE TO '1.9'$$);
 DROP VIEW public.job_states;
@@ -174,11 +186,14 @@ SELECT count(*) FROM jc_create_chunks((SELECT max(id) FROM crawl_jobs), 1000);
 SELECT (jc_mark_completed(c.id, c.lease_token)).status
 FROM jc_claim((SELECT max(id) FROM crawl_jobs), 1, 'at 1.9') AS c;
 SELECT total, pending, completed FROM jc_statistics((SELECT max(id) FROM crawl_jobs));
-ALTER EXTENSION jobchunk UPDATE TO '1.10';
+ALTER EXTENSION jobchunk UPDATE TO '1.11';
 SELECT name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
 SELECT jc_shard();
-SELECT count(*) AS public_grants FROM pg_proc AS p, aclexplode(p.proacl) AS a
-WHERE p.oid = 'jobchunk.jc_job(bigint)'::regprocedure AND a.grantee = 0;
+SELECT count(*) AS jobs FROM jc_jobs();
+SELECT p.oid::regprocedure AS function, count(a.grantee) AS public_grants
+FROM pg_proc AS p LEFT JOIN aclexplode(p.proacl) AS a ON a.grantee = 0
+WHERE p.oid IN ('jobchunk.jc_job(bigint)'::regprocedure, 'jobchunk.jc_jobs()'::regprocedure)
+GROUP BY p.oid ORDER BY 1;
 
 DROP EXTENSION jobchunk;
 DROP SCHEMA jobchunk;

@@ -209,12 +209,12 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 }
 
 /*
- * The versions of the SQL definitions this library runs: its own, and 1.9,
- * whose objects are 1.10's but for jc_job() and jc_shard(), which 1.10
- * adds.  So the calls go on working between the install of this library
- * and ALTER EXTENSION UPDATE from 1.9.
+ * The versions of the SQL definitions this library runs: its own, 1.10,
+ * whose objects are 1.11's but for jc_jobs(), and 1.9, which also lacks
+ * jc_job() and jc_shard().  So the calls go on working between the install
+ * of this library and ALTER EXTENSION UPDATE from either.
  */
-static const char *const sql_versions_run[] = {JC_SQL_VERSION, "1.9"};
+static const char *const sql_versions_run[] = {JC_SQL_VERSION, "1.10", "1.9"};
 
 /*
  * Refuse to run statements on the tables of a version of the extension

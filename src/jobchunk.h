@@ -28,7 +28,7 @@
 #define JC_FAILED		"failed"
 
 /* The version of the SQL definitions this library is for */
-#define JC_SQL_VERSION	"1.10"
+#define JC_SQL_VERSION	"1.11"
 
 /* Longest task_id, in characters: job_chunks.task_id is varchar(255) */
 #define JC_TASK_ID_MAXLEN	255

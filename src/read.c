@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * read.c
- *		Reading jobs and chunks: jc_job(), jc_chunks() and jc_chunk().
+ *		Reading jobs and chunks: jc_job(), jc_jobs(), jc_chunks() and
+ *		jc_chunk().
  *
  * src/read.c
  *
@@ -13,15 +14,24 @@
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(jc_job);
+PG_FUNCTION_INFO_V1(jc_jobs);
 PG_FUNCTION_INFO_V1(jc_chunks);
 PG_FUNCTION_INFO_V1(jc_chunk);
 
+/* jobchunk's columns of crawl_jobs: jc_job() and jc_jobs() return these */
+#define JOB_COLUMNS "SELECT j.id, j.name, j.state, j.created_at, j.updated_at " \
+	"FROM @extschema@.crawl_jobs AS j "
+
 static JcQuery job_by_id = {
-	.sql = "SELECT j.id, j.name, j.state, j.created_at, j.updated_at "
-		"FROM @extschema@.crawl_jobs AS j "
-		"WHERE j.id OPERATOR(pg_catalog.=) $1",
+	.sql = JOB_COLUMNS "WHERE j.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
+	.expect = SPI_OK_SELECT
+};
+
+static JcQuery all_jobs = {
+	.sql = JOB_COLUMNS "ORDER BY j.id",
+	.nargs = 0,
 	.expect = SPI_OK_SELECT
 };
 
@@ -116,6 +126,21 @@ Datum
 jc_job(PG_FUNCTION_ARGS)
 {
 	return return_row_by_id(fcinfo, &job_by_id);
+}
+
+/*
+ * jc_jobs() RETURNS TABLE (id bigint, name text, state text,
+ *		created_at timestamptz, updated_at timestamptz)
+ *
+ * Every job, in id order, with the columns jc_job() returns.
+ */
+Datum
+jc_jobs(PG_FUNCTION_ARGS)
+{
+	jc_connect(fcinfo);
+	jc_execute_into_result(fcinfo, &all_jobs, NULL, NULL, true);
+	jc_finish();
+	return (Datum) 0;
 }
 
 /*

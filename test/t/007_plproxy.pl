@@ -2,7 +2,7 @@
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Each
 # partition is checked to be the shard of its number; every call goes to
 # the shard that holds its job or chunk; a job's row is read from its
-# shard; claims of any job find the chunks of every shard; errors come
+# shard, and the jobs of all shards are listed; claims of any job find the chunks of every shard; errors come
 # back with the shard's SQLSTATE; a batch completion, heartbeat or release
 # across shards is refused whole; the counts on each shard stay exact
 # while four workers drain both through the proxy; a shard that is down is
@@ -16,7 +16,7 @@
 # partition numbered for another shard is refused, and the check of the
 # partitions names it; the proxy has every function of jobchunk; the
 # proxy's update from 1.0 (not while an index uses jc_shard_of) and back
-# from 1.6 to 1.5, and its refusal to work without shards; each extension
+# from 1.7 to 1.6 and 1.5, and its refusal to work without shards; each extension
 # is refused in the other's database; the example worker, behind the
 # proxy, waits out its shard's absence.
 
@@ -194,6 +194,12 @@ proxy("SELECT jobchunk.jc_pause_job($job[1])");
 is(proxy("SELECT state FROM jobchunk.jc_job($job[1])"), 'paused', '... with its state as it changes');
 proxy("SELECT jobchunk.jc_resume_job($job[1])");
 is(proxy("SELECT count(*) FROM jobchunk.jc_job($job[1] + 1000)"), 0, 'a job id that names no job: no row');
+# Every job of every shard, shard after shard, each shard's in id order.
+my $rows = q{SELECT string_agg((id, name, state, created_at, updated_at)::text, ';' ORDER BY id)
+	FROM jobchunk.crawl_jobs};
+is(proxy("SELECT string_agg(j::text, ';') FROM jobchunk.jc_jobs() AS j"),
+	shard(0, $rows) . ';' . shard(1, $rows),
+	'the jobs listed through the proxy are the shards\' rows');
 proxy(
 	"SELECT jobchunk.jc_mark_completed(array_agg(id), array_agg(lease_token))
 	FROM jobchunk.jc_chunks($job[1], 'processing')");
@@ -525,6 +531,8 @@ create_proxy('proxy_old_shard', 'shard0', 'shard_at_1_9');
 (undef, undef, $stderr) = $node->psql('proxy_old_shard', 'SELECT jobchunk.jc_check_shards()');
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": .*function jobchunk\.jc_shard\(\) does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Update the database of partition 1 to jobchunk 1\.10 or later\./,
 	'a partition without jc_shard is named, with its error and what to do');
+is(sqlstate('proxy_old_shard', 'SELECT count(*) FROM jobchunk.jc_jobs()'),
+	'42883', 'the jobs are not listed while a shard has no jc_jobs');
 create_proxy('proxy_unreachable', 'shard0', 'no_such_database');
 (undef, undef, $stderr) = $node->psql('proxy_unreachable', 'SELECT jobchunk.jc_check_shards()');
 like($stderr, qr/ERROR:  partition 1 of cluster "jobchunk": [^\n]*\[no_such_database\][^\n]*does not exist\nDETAIL:  The partitions after it were not checked\.\nHINT:  Mend what the error names, then check again\./,
@@ -550,9 +558,9 @@ my $functions = q{
 	'jc_check_shards')};
 is(proxy($functions), shard(0, $functions), 'the proxy has every function of jobchunk');
 
-# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5 and 1.6, and goes
-# back to 1.5.  (A new install of 1.6 runs the same update scripts: the
-# tests above run on it.)  The
+# An install of 1.0 updates to 1.1, 1.2, 1.3, 1.4, 1.5, 1.6 and 1.7, and
+# goes back to 1.6 and to 1.5.  (A new install of 1.7 runs the same update
+# scripts: the tests above run on it.)  The
 # update to 1.5, which makes jc_shard_of() STABLE, refuses to run while a
 # generated column or an index uses it.
 $node->safe_psql('postgres', 'CREATE DATABASE proxy_old');
@@ -571,16 +579,20 @@ for my $user (qw(my_jobs my_chunks))
 	$node->safe_psql('proxy_old', "DROP TABLE $user");
 }
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
-is($node->safe_psql('proxy_old', $version), '1.6', 'jobchunk_proxy 1.0 updates to 1.6');
-my $with_job = q{SELECT extversion || ' ' || (to_regprocedure('jobchunk.jc_job(bigint)') IS NOT NULL)
+is($node->safe_psql('proxy_old', $version), '1.7', 'jobchunk_proxy 1.0 updates to 1.7');
+my $with_job = q{SELECT extversion || ' ' || (to_regprocedure('jobchunk.jc_jobs()') IS NOT NULL)
+	|| ' ' || (to_regprocedure('jobchunk.jc_job(bigint)') IS NOT NULL)
 	|| ' ' || (to_regprocedure('jobchunk.jc_check_shards()') IS NOT NULL)
 	|| ' ' || (to_regprocedure('jobchunk.jc_shard_on(integer)') IS NOT NULL)
 	FROM pg_extension WHERE extname = 'jobchunk_proxy'};
+$node->safe_psql('proxy_old', q{ALTER EXTENSION jobchunk_proxy UPDATE TO '1.6'});
+is($node->safe_psql('proxy_old', $with_job), '1.6 false true true true',
+	'it goes back to 1.6, without jc_jobs');
 $node->safe_psql('proxy_old', q{ALTER EXTENSION jobchunk_proxy UPDATE TO '1.5'});
-is($node->safe_psql('proxy_old', $with_job), '1.5 false false false',
-	'it goes back to 1.5, without jc_job, jc_check_shards and jc_shard_on');
+is($node->safe_psql('proxy_old', $with_job), '1.5 false false false false',
+	'and to 1.5, without jc_job, jc_check_shards and jc_shard_on');
 $node->safe_psql('proxy_old', 'ALTER EXTENSION jobchunk_proxy UPDATE');
-is($node->safe_psql('proxy_old', $with_job), '1.6 true true true', 'and forward to 1.6 again');
+is($node->safe_psql('proxy_old', $with_job), '1.7 true true true true', 'and forward to 1.7 again');
 
 # Before its shards are defined, a claim of any job says so.
 (undef, undef, $stderr) = $node->psql('proxy_old',

@@ -1,4 +1,4 @@
-# A hot standby.  Progress, statistics, the job and its chunks can be read
+# A hot standby.  Progress, statistics, the jobs and their chunks can be read
 # there (a dashboard need not load the primary), exact and the same as the
 # primary's once replay has caught up; every call that would change chunks
 # or jobs is refused there with 25006, as any write is.
@@ -59,6 +59,7 @@ my %reads = (
 		FROM jobchunk.jc_progress(1)},
 	'is complete' => 'SELECT jobchunk.jc_is_complete(1)',
 	'job' => 'SELECT * FROM jobchunk.jc_job(1)',
+	'jobs' => 'SELECT * FROM jobchunk.jc_jobs()',
 	'failed chunks' =>
 	  q{SELECT string_agg(id::text, ',' ORDER BY id) FROM jobchunk.jc_chunks(1, 'failed')},
 	'one chunk' => q{SELECT status, lease_token FROM jobchunk.jc_chunk(
