@@ -54,7 +54,7 @@ FROM job_chunks ORDER BY id;
 SELECT id, state FROM crawl_jobs ORDER BY id;
 
 -- The library runs none of 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7 and 1.8; it
--- runs 1.9 and 1.10.
+-- runs 1.9, 1.10 and 1.11.
 SELECT outcome('SELECT jobchunk.jc_statistics(1)');
 ALTER EXTENSION jobchunk UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -167,9 +167,12 @@ SELECT outcome('SELECT jobchunk.jc_set_shard(1)');
 -- Back to 1.10 and to 1.9, as before the library of either is installed
 -- again, and forward: jc_jobs, then jc_job and jc_shard go and come back,
 -- and the other calls work throughout.  An object of the user's that calls
--- jc_job holds the way back; grants made on the functions are gone when
--- they come back.
+-- one of them holds the way back; grants made on the functions are gone
+-- when they come back.
 GRANT EXECUTE ON FUNCTION jc_jobs() TO PUBLIC;
+CREATE VIEW public.job_list AS SELECT * FROM jobchunk.jc_jobs();
+SELECT outcome($$ALTER EXTENSION jobchunk UPDATE TO '1.10'$$);
+DROP VIEW public.job_list;
 ALTER EXTENSION jobchunk UPDATE TO '1.10';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
 SELECT outcome('SELECT jobchunk.jc_jobs()');

@@ -2,23 +2,24 @@
 # jc_set_shard) behind a PL/Proxy database with jobchunk_proxy.  Each
 # partition is checked to be the shard of its number; every call goes to
 # the shard that holds its job or chunk; a job's row is read from its
-# shard, and the jobs of all shards are listed; claims of any job find the chunks of every shard; errors come
-# back with the shard's SQLSTATE; a batch completion, heartbeat or release
-# across shards is refused whole; the counts on each shard stay exact
-# while four workers drain both through the proxy; a shard that is down is
-# passed over by claims of any job, and one that refuses the caller is
-# not; a purge by age purges the shards it can reach; the cluster grows
-# from two shards to four, checked in the transaction that adds them
-# (listed out of order, refused and rolled back); an id of a shard the
-# cluster does not have is refused; a shard's number is set once, before
-# its first id (and set again to itself without a change), and read back
-# only while its two sequences and its rows agree; a job made through a
-# partition numbered for another shard is refused, and the check of the
-# partitions names it; the proxy has every function of jobchunk; the
-# proxy's update from 1.0 (not while an index uses jc_shard_of) and back
-# from 1.7 to 1.6 and 1.5, and its refusal to work without shards; each extension
-# is refused in the other's database; the example worker, behind the
-# proxy, waits out its shard's absence.
+# shard, and the jobs of all shards are listed; claims of any job find the
+# chunks of every shard; errors come back with the shard's SQLSTATE; a
+# batch completion, heartbeat or release across shards is refused whole;
+# the counts on each shard stay exact while four workers drain both
+# through the proxy; a shard that is down is passed over by claims of any
+# job, and one that refuses the caller is not; a purge by age purges the
+# shards it can reach; the cluster grows from two shards to four, checked
+# in the transaction that adds them (listed out of order, refused and
+# rolled back); an id of a shard the cluster does not have is refused; a
+# shard's number is set once, before its first id (and set again to
+# itself without a change), and read back only while its two sequences
+# and its rows agree; a job made through a partition numbered for another
+# shard is refused, and the check of the partitions names it; the proxy
+# has every function of jobchunk; the proxy's update from 1.0 (not while
+# an index uses jc_shard_of) and back from 1.7 to 1.6 and 1.5, and its
+# refusal to work without shards; each extension is refused in the
+# other's database; the example worker, behind the proxy, waits out its
+# shard's absence.
 
 use strict;
 use warnings;
