@@ -336,6 +336,23 @@ proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_check_shards(), jobchunk.jc_shard_o
 is(proxy('SET ROLE crawler; SELECT jobchunk.jc_check_shards()'),
 	2, 'granted it, the role checks the partitions, whose jc_shard() anyone may call');
 proxy('REVOKE EXECUTE ON FUNCTION jobchunk.jc_check_shards(), jobchunk.jc_shard_on(integer) FROM crawler');
+# A dashboard's role, granted the reading functions on the shards and on
+# the proxy (with USAGE on the server), lists the jobs of both shards with
+# their progress through the proxy, and is refused the rest.
+$node->safe_psql('postgres', 'CREATE ROLE dashboard LOGIN');
+my $reading = q{GRANT USAGE ON SCHEMA jobchunk TO dashboard;
+	GRANT EXECUTE ON FUNCTION jobchunk.jc_jobs(), jobchunk.jc_progress(bigint) TO dashboard};
+shard($_, $reading) for (0, 1);
+proxy("GRANT USAGE ON FOREIGN SERVER jobchunk TO dashboard; $reading");
+is( proxy(q{SET ROLE dashboard;
+		SELECT count(*) || ' jobs, ' || count(DISTINCT j.id >> 48) || ' shards, '
+		       || count(*) FILTER (WHERE p.job_id = j.id) || ' progress'
+		FROM jobchunk.jc_jobs() AS j, jobchunk.jc_progress(j.id) AS p}),
+	proxy('SELECT count(*) FROM jobchunk.jc_jobs()') . ' jobs, 2 shards, '
+	  . proxy('SELECT count(*) FROM jobchunk.jc_jobs()') . ' progress',
+	'a reader role lists the jobs of both shards with their progress through the proxy');
+is(sqlstate('proxy', "SET ROLE dashboard; SELECT jobchunk.jc_next_pending($job[1])"),
+	'42501', '... and is refused a claim');
 # A purge by age without jc_purge_jobs_on() is refused at once, not once
 # for each shard; with it (and the shards' jc_purge_jobs), it runs.
 proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler');
