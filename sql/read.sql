@@ -34,13 +34,20 @@ SELECT jc_pause_job(31);
 SELECT id, name, state FROM jc_job(31);
 SELECT j.created_at = c.created_at AND j.updated_at = c.updated_at AS same_times
 FROM jc_job(31) AS j, crawl_jobs AS c WHERE c.id = 31;
--- Every job, in id order, with the same columns and values.
-SELECT id, name, state FROM jc_jobs() WHERE id IN (30, 31);
+-- Every job, in id order, with the same columns and values: paused,
+-- cancelled and active ones, and more of them than the planner expects.
+BEGIN;
+INSERT INTO crawl_jobs (id, name) VALUES (32, 'to cancel');
+SELECT jc_cancel_job(32);
+INSERT INTO crawl_jobs (id, name) SELECT g, 'many' FROM generate_series(100001, 102000) AS g;
+SELECT state, count(*) FROM jc_jobs() GROUP BY state ORDER BY state;
 SELECT (SELECT array_agg(j.id) FROM jc_jobs() AS j)
        = (SELECT array_agg(c.id ORDER BY c.id) FROM crawl_jobs AS c) AS every_job_in_id_order;
 SELECT count(*) AS differing FROM jc_jobs() AS j FULL JOIN crawl_jobs AS c USING (id)
 WHERE (j.name, j.state, j.created_at, j.updated_at)
       IS DISTINCT FROM (c.name, c.state, c.created_at, c.updated_at);
+ROLLBACK;
+SELECT id, name, state FROM jc_jobs() WHERE id IN (30, 31);
 SELECT jc_resume_job(31);
 SELECT count(*) FROM jc_job(-1);
 -- jobchunk's columns only: not one an application added, which the

@@ -19,11 +19,12 @@ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 ORDER BY 1;
 
 -- Every function is written in C, and runs as the extension's owner (SECURITY
--- DEFINER), except the check constraint of job_chunks, which reads nothing.
-SELECT p.proname, l.lanname, p.prosecdef
+-- DEFINER) with its search_path fixed, except the check constraint of
+-- job_chunks, which reads nothing.  With its volatility and parallel safety.
+SELECT p.proname, l.lanname, p.prosecdef, p.proconfig, p.provolatile, p.proparallel
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'jobchunk'::regnamespace
-ORDER BY 1;
+ORDER BY 1, p.oid::regprocedure::text;
 
 -- outcome(sql) runs one statement and tells how it ended: 'ok', or the
 -- SQLSTATE with the message and detail.  The statement's changes are kept

@@ -209,10 +209,10 @@ jc_check_nargs(FunctionCallInfo fcinfo, int nargs)
 }
 
 /*
- * The versions of the SQL definitions this library runs: its own, 1.10,
- * whose objects are 1.11's but for jc_jobs(), and 1.9, which also lacks
- * jc_job() and jc_shard().  So the calls go on working between the install
- * of this library and ALTER EXTENSION UPDATE from either.
+ * The versions of the SQL definitions this library runs: its own, and the
+ * earlier ones whose objects are its own but for functions added since.  So
+ * the calls go on working between the install of this library and ALTER
+ * EXTENSION UPDATE from any of them.
  */
 static const char *const sql_versions_run[] = {JC_SQL_VERSION, "1.10", "1.9"};
 

@@ -18,19 +18,19 @@ PG_FUNCTION_INFO_V1(jc_jobs);
 PG_FUNCTION_INFO_V1(jc_chunks);
 PG_FUNCTION_INFO_V1(jc_chunk);
 
-/* jobchunk's columns of crawl_jobs: jc_job() and jc_jobs() return these */
-#define JOB_COLUMNS "SELECT j.id, j.name, j.state, j.created_at, j.updated_at " \
+/* Jobs, with the columns of crawl_jobs that jc_job() and jc_jobs() return */
+#define SELECT_JOBS "SELECT j.id, j.name, j.state, j.created_at, j.updated_at " \
 	"FROM @extschema@.crawl_jobs AS j "
 
 static JcQuery job_by_id = {
-	.sql = JOB_COLUMNS "WHERE j.id OPERATOR(pg_catalog.=) $1",
+	.sql = SELECT_JOBS "WHERE j.id OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
 	.argtypes = {INT8OID},
 	.expect = SPI_OK_SELECT
 };
 
 static JcQuery all_jobs = {
-	.sql = JOB_COLUMNS "ORDER BY j.id",
+	.sql = SELECT_JOBS "ORDER BY j.id",
 	.nargs = 0,
 	.expect = SPI_OK_SELECT
 };

@@ -353,6 +353,9 @@ is( proxy(q{SET ROLE dashboard;
 	'a reader role lists the jobs of both shards with their progress through the proxy');
 is(sqlstate('proxy', "SET ROLE dashboard; SELECT jobchunk.jc_next_pending($job[1])"),
 	'42501', '... and is refused a claim');
+(undef, undef, $stderr) = $node->psql('proxy', 'SET ROLE crawler; SELECT count(*) FROM jobchunk.jc_jobs()');
+like($stderr, qr/\A[^\n]*ERROR:  permission denied for function jc_jobs$/m,
+	'a role not granted jc_jobs on the proxy is refused the list there');
 # A purge by age without jc_purge_jobs_on() is refused at once, not once
 # for each shard; with it (and the shards' jc_purge_jobs), it runs.
 proxy('GRANT EXECUTE ON FUNCTION jobchunk.jc_purge_jobs(interval) TO crawler');
