@@ -35,7 +35,8 @@ SELECT id, name, state FROM jc_job(31);
 SELECT j.created_at = c.created_at AND j.updated_at = c.updated_at AS same_times
 FROM jc_job(31) AS j, crawl_jobs AS c WHERE c.id = 31;
 -- Every job, in id order, with the same columns and values: paused,
--- cancelled and active ones, and more of them than the planner expects.
+-- cancelled and active ones, and two thousand more, which a list cut short
+-- would miss.
 BEGIN;
 INSERT INTO crawl_jobs (id, name) VALUES (32, 'to cancel');
 SELECT jc_cancel_job(32);

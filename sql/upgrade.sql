@@ -1,7 +1,8 @@
 --
 -- ALTER EXTENSION jobchunk UPDATE from 1.0 through 1.1, 1.2, 1.3, 1.4, 1.5,
--- 1.6, 1.7, 1.8 and 1.9 to 1.10, holding data: the data survive, chunks in flight
--- get a lease, the counts a time of change, and the new functions work.
+-- 1.6, 1.7, 1.8, 1.9 and 1.10 to 1.11, holding data: the data survive,
+-- chunks in flight get a lease, the counts a time of change, and the new
+-- functions work; then back to 1.10 and 1.9, and forward again.
 --
 CREATE EXTENSION jobchunk VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'jobchunk';
@@ -13,7 +14,7 @@ SET search_path = jobchunk, public;
 ALTER TABLE job_chunks ADD COLUMN scratch integer;
 ALTER TABLE job_chunks DROP COLUMN scratch;
 
--- The rows 1.0 left behind.  The library installed is already 1.10's, which
+-- The rows 1.0 left behind.  The library installed is already 1.11's, which
 -- refuses to run on older definitions: the rows are written directly.
 INSERT INTO crawl_jobs (name) VALUES ('old'), ('older');
 INSERT INTO job_chunks (job_id, chunk_index, status, priority, image_range,
@@ -194,7 +195,8 @@ SELECT name, state FROM jc_job((SELECT max(id) FROM crawl_jobs));
 SELECT jc_shard();
 SELECT count(*) AS jobs FROM jc_jobs();
 SELECT p.oid::regprocedure AS function, count(a.grantee) AS public_grants
-FROM pg_proc AS p LEFT JOIN aclexplode(p.proacl) AS a ON a.grantee = 0
+FROM pg_proc AS p
+LEFT JOIN aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a ON a.grantee = 0
 WHERE p.oid IN ('jobchunk.jc_job(bigint)'::regprocedure, 'jobchunk.jc_jobs()'::regprocedure)
 GROUP BY p.oid ORDER BY 1;
 

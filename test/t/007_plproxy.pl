@@ -344,12 +344,15 @@ my $reading = q{GRANT USAGE ON SCHEMA jobchunk TO dashboard;
 	GRANT EXECUTE ON FUNCTION jobchunk.jc_jobs(), jobchunk.jc_progress(bigint) TO dashboard};
 shard($_, $reading) for (0, 1);
 proxy("GRANT USAGE ON FOREIGN SERVER jobchunk TO dashboard; $reading");
+my $on_shards = q{SELECT count(*) || ' ' || (SELECT count(*) FROM jobchunk.job_chunks)
+	FROM jobchunk.crawl_jobs};
+my @on_shard = map { [ split / /, shard($_, $on_shards) ] } (0, 1);
 is( proxy(q{SET ROLE dashboard;
-		SELECT count(*) || ' jobs, ' || count(DISTINCT j.id >> 48) || ' shards, '
-		       || count(*) FILTER (WHERE p.job_id = j.id) || ' progress'
+		SELECT count(*) || ' jobs on ' || count(DISTINCT j.id >> 48) || ' shards, '
+		       || sum(p.total_chunks) || ' chunks'
 		FROM jobchunk.jc_jobs() AS j, jobchunk.jc_progress(j.id) AS p}),
-	proxy('SELECT count(*) FROM jobchunk.jc_jobs()') . ' jobs, 2 shards, '
-	  . proxy('SELECT count(*) FROM jobchunk.jc_jobs()') . ' progress',
+	($on_shard[0][0] + $on_shard[1][0]) . ' jobs on 2 shards, '
+	  . ($on_shard[0][1] + $on_shard[1][1]) . ' chunks',
 	'a reader role lists the jobs of both shards with their progress through the proxy');
 is(sqlstate('proxy', "SET ROLE dashboard; SELECT jobchunk.jc_next_pending($job[1])"),
 	'42501', '... and is refused a claim');
