@@ -31,7 +31,7 @@ PGFILEDESC = "jobchunk - chunked batch jobs in the server"
 
 REGRESS = setup create_chunks transitions claim read statistics leases batch release jobs plans commit nested gucs bad_input privileges owner search_path dump chunk_check retry_all drop upgrade
 
-ISOLATION = claim create leases jobs positions cancel version cascade
+ISOLATION = claim create leases jobs positions cancel version cascade read
 ISOLATION_OPTS = --inputdir=test --load-extension=jobchunk
 
 TAP_TESTS = 1
