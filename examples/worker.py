@@ -9,10 +9,14 @@ with jc_heartbeat_batch, and drops the chunks whose leases it lost; so the
 lease must be longer than 1.5 times the longest chunk's work.  At the end
 of the batch it completes the chunks done in one call.  With nothing to
 claim it waits for a NOTIFY jobchunk, or --idle seconds (an expiring lease
-sends none, and behind a PL/Proxy database none comes: the shards send
-them); with --until-done it stops once the job is complete (no chunk
-left pending or processing) or gone (purged); without it, a job that does
-not exist is an error (exit status 1).
+sends none).  Behind a PL/Proxy database none comes on --dsn, since the
+shards send them: give it the shards with --listen, on which it only
+listens (one that cannot be reached is tried again at the next wait, and
+meanwhile --idle bounds the wait; put a connect_timeout in each DSN, or a
+host that does not answer holds the wait up).  With --until-done it stops
+once the job is complete (no chunk left pending or processing) or gone
+(purged); without it, a job that does not exist is an error (exit status
+1).
 
 On SIGTERM or SIGINT it stops taking work: it finishes the chunk it is
 working on, completes the chunks done, gives back the chunks of the batch
@@ -83,12 +87,30 @@ class Worker:
         self.reached = False        # whether a call has succeeded
         self.stopping = False       # set by a SIGTERM or SIGINT
         self.wakeup = None          # read end of the signal wakeup fd
+        self.listeners = {}         # each --listen DSN's connection, or None
 
     def connect(self):
         self.conn = psycopg2.connect(self.args.dsn)
         self.conn.autocommit = True
         with self.conn.cursor() as cur:
             cur.execute("LISTEN jobchunk")
+
+    def listen(self):
+        """LISTEN on each --listen DSN that has no connection yet."""
+        for dsn in self.args.listen:
+            conn = self.listeners.get(dsn)
+            if conn is not None and conn.closed == 0:
+                continue
+            try:
+                conn = psycopg2.connect(dsn)
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("LISTEN jobchunk")
+            except psycopg2.Error as e:
+                logging.warning("%s: cannot listen on %s: %s",
+                                self.args.name, dsn, str(e).strip())
+                conn = None
+            self.listeners[dsn] = conn
 
     def query(self, sql, args=()):
         """Run one statement; make it again after the errors above."""
@@ -197,13 +219,26 @@ class Worker:
                           (self.args.job,))[0][0]
 
     def wait(self):
-        """Wait for a NOTIFY jobchunk, unless one came meanwhile, or for a
-        signal: Python writes a byte to the wakeup fd on each one (even one
-        that came before the select), which ends the select at once."""
-        if not self.conn.notifies and \
-                select.select([self.conn, self.wakeup], [], [], self.args.idle)[0]:
-            self.conn.poll()
-        self.conn.notifies.clear()
+        """Wait for a NOTIFY jobchunk on any connection, unless one came
+        meanwhile, or for a signal: Python writes a byte to the wakeup fd on
+        each one (even one that came before the select), which ends the
+        select at once.  A connection lost meanwhile is closed: the next
+        call, or wait, connects again."""
+        self.listen()
+        conns = [c for c in [self.conn, *self.listeners.values()]
+                 if c is not None and c.closed == 0]
+        if not any(c.notifies for c in conns):
+            ready = select.select(conns + [self.wakeup], [], [], self.args.idle)[0]
+            for c in conns:
+                if c in ready:
+                    try:
+                        c.poll()
+                    except psycopg2.Error:
+                        c.close()
+        for c in conns:
+            c.notifies.clear()
+        if self.conn is not None and self.conn.closed != 0:
+            self.conn = None
 
     def stop(self, signum, frame):
         if self.stopping:
@@ -246,6 +281,9 @@ def main():
     parser.add_argument("--name", default="worker", help="task_id of the claims")
     parser.add_argument("--idle", type=float, default=5.0,
                         help="seconds to wait for a NOTIFY before claiming again")
+    parser.add_argument("--listen", action="append", default=[], metavar="DSN",
+                        help="a database to LISTEN on too, such as a shard behind"
+                        " a PL/Proxy --dsn (repeatable)")
     parser.add_argument("--work-seconds", type=float, default=0.0,
                         help="time process() takes a chunk (a stand-in for work)")
     parser.add_argument("--until-done", action="store_true",

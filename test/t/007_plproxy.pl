@@ -19,7 +19,8 @@
 # an index uses jc_shard_of) and back from 1.7 to 1.6 and 1.5, and its
 # refusal to work without shards; each extension is refused in the
 # other's database; the example worker, behind the proxy, waits out its
-# shard's absence.
+# shard's absence, and is woken by its shard's NOTIFY when told to listen
+# there.
 
 use strict;
 use warnings;
@@ -675,6 +676,29 @@ ok( !IPC::Run::run(
 like($err, qr/PL\/Proxy function jobchunk\.jc_claim_on\(5\): \[shard0\]/,
 	'with PL/Proxy\'s error, not trying again');
 $node->safe_psql('postgres', 'ALTER DATABASE shard0 WITH ALLOW_CONNECTIONS true');
+
+# Told to listen on its job's shard (--listen), a worker behind the proxy is
+# woken by the shard's NOTIFY: chunks made while it waits are worked on at
+# once, not after its --idle of an hour.
+my $woken = shard(1, q{SELECT jobchunk.jc_create_job('worker woken by its shard')});
+($out, $err) = ('', '');
+$worker = IPC::Run::start(
+	[
+		'python3', 'examples/worker.py', '--dsn', $node->connstr('proxy'),
+		'--listen', $node->connstr('shard1'), '--job', $woken, '--name', 'woken',
+		'--until-done', '--idle', '3600'
+	],
+	'>', \$out, '2>', \$err,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+# It waits once its last call, whether the job is complete, has returned.
+$node->poll_query_until('proxy', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE datname = 'proxy' AND state = 'idle' AND query LIKE '%jc_progress%'})
+  or die 'the worker did not come to wait';
+proxy("SELECT count(*) FROM jobchunk.jc_create_chunks($woken, 2)");
+# Without the NOTIFY it would wait out the harness's timeout: then stop it.
+ok(eval { $worker->finish }, 'a worker listening on its job\'s shard is woken by its NOTIFY')
+  or do { diag($@ || $err); $worker->kill_kill };
+like($out, qr/woken: completed 2 chunks, released 0/, '... and completes the chunks made meanwhile');
 
 $node->stop;
 done_testing();
