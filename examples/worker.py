@@ -72,6 +72,13 @@ def shard_down(e):
          (e.diag.message_primary or "").startswith("PL/Proxy function "))
 
 
+def start_listening(conn):
+    """Put conn in autocommit, and LISTEN jobchunk on it."""
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("LISTEN jobchunk")
+
+
 def process(image_range, work_seconds):
     """Stand-in for the real work on the images of one chunk."""
     time.sleep(work_seconds)
@@ -91,9 +98,7 @@ class Worker:
 
     def connect(self):
         self.conn = psycopg2.connect(self.args.dsn)
-        self.conn.autocommit = True
-        with self.conn.cursor() as cur:
-            cur.execute("LISTEN jobchunk")
+        start_listening(self.conn)
 
     def listen(self):
         """LISTEN on each --listen DSN that has no connection yet."""
@@ -103,9 +108,7 @@ class Worker:
                 continue
             try:
                 conn = psycopg2.connect(dsn)
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("LISTEN jobchunk")
+                start_listening(conn)
             except psycopg2.Error as e:
                 logging.warning("%s: cannot listen on %s: %s",
                                 self.args.name, dsn, str(e).strip())
